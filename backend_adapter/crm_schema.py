@@ -1,0 +1,255 @@
+"""The core CRM store's schema, as fixed by the CRM team (shared/CRM_STORE.md).
+
+Tables, key columns and vocabularies are theirs; we may add columns and indexes, never
+rename or drop. For the embedded default `portal migrate` creates this schema itself.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+
+def _ts(name: str, nullable: bool = True) -> Column[object]:
+    return Column(name, DateTime, nullable=nullable)
+
+
+def _pushed(name: str, *columns: Column[object]) -> Table:
+    """A table the portal writes: external_id key, version, updated_at."""
+    return Table(
+        name,
+        metadata,
+        Column("external_id", String(36), primary_key=True),
+        Column("version", Integer, nullable=False),
+        *columns,
+        _ts("updated_at", nullable=False),
+    )
+
+
+# -- Owned by the CRM: the portal pulls these ------------------------------------------
+crm_account = Table(
+    "crm_account",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("tier", String(20)),
+    Column("country", String(2)),
+    _ts("updated_at", nullable=False),
+    Index("ix_crm_account_updated", "updated_at", "account_id"),
+)
+
+crm_product = Table(
+    "crm_product",
+    metadata,
+    Column("sku", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("category", String(60), nullable=False),
+    Column("warranty_months", Integer, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    _ts("updated_at", nullable=False),
+    Index("ix_crm_product_updated", "updated_at", "sku"),
+)
+
+crm_order = Table(
+    "crm_order",
+    metadata,
+    Column("order_number", String(40), primary_key=True),
+    Column("account_id", String(40)),
+    Column("customer_email", String(254)),
+    Column("status", String(20), nullable=False),
+    _ts("ordered_at", nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total_cents", Integer, nullable=False),
+    _ts("updated_at", nullable=False),
+    Index("ix_crm_order_updated", "updated_at", "order_number"),
+    Index("ix_crm_order_account", "account_id"),
+    Index("ix_crm_order_email", "customer_email"),
+)
+
+crm_order_line = Table(
+    "crm_order_line",
+    metadata,
+    Column("order_number", String(40), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("sku", String(40), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_cents", Integer, nullable=False),
+    _ts("updated_at"),
+    PrimaryKeyConstraint("order_number", "line_no"),
+)
+
+crm_serial = Table(
+    "crm_serial",
+    metadata,
+    Column("serial", String(60), primary_key=True),
+    Column("sku", String(40), nullable=False),
+    Column("order_number", String(40)),
+    _ts("shipped_at"),
+    Column("sold_to_account_id", String(40)),
+    Column("warranty_starts_on", Date),
+    _ts("updated_at", nullable=False),
+    Index("ix_crm_serial_updated", "updated_at", "serial"),
+    Index("ix_crm_serial_order", "order_number"),
+)
+
+crm_invoice = Table(
+    "crm_invoice",
+    metadata,
+    Column("invoice_number", String(40), primary_key=True),
+    Column("order_number", String(40)),
+    Column("account_id", String(40)),
+    Column("customer_email", String(254)),
+    Column("amount_due_cents", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(10), nullable=False),
+    _ts("issued_at", nullable=False),
+    Column("due_on", Date),
+    _ts("updated_at", nullable=False),
+    Index("ix_crm_invoice_updated", "updated_at", "invoice_number"),
+)
+
+crm_sales_target = Table(
+    "crm_sales_target",
+    metadata,
+    Column("partner_account_id", String(40), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("sku", String(40), nullable=False),
+    Column("target_units", Integer, nullable=False),
+    Column("target_revenue_cents", Integer, nullable=False),
+    _ts("updated_at"),
+    PrimaryKeyConstraint("partner_account_id", "period", "sku"),
+)
+
+# -- Written by the portal: the adapter pushes these -------------------------------------
+crm_contact = _pushed(
+    "crm_contact",
+    Column("account_id", String(40)),
+    Column("email", String(254), nullable=False),
+    Column("name", String(200)),
+    Column("locale", String(10)),
+    Column("role", String(20), nullable=False),
+    _ts("created_at", nullable=False),
+    # Added by the portal (allowed: new columns only): deactivated users stay as contacts.
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+crm_partner_application = _pushed(
+    "crm_partner_application",
+    Column("company", String(200), nullable=False),
+    Column("country", String(2)),
+    Column("contact_email", String(254), nullable=False),
+    Column("status", String(12), nullable=False),
+    _ts("created_at", nullable=False),
+    # Added by the portal: the partner account an approval created.
+    Column("account_id", String(40)),
+)
+
+crm_rma = _pushed(
+    "crm_rma",
+    Column("rma_number", String(30), nullable=False, unique=True),
+    Column("account_id", String(40)),
+    Column("contact_email", String(254)),
+    Column("serial", String(60)),
+    Column("sku", String(40)),
+    Column("order_number", String(40)),
+    Column("reason", Text),
+    Column("warranty_status", String(20)),
+    Column("status", String(30), nullable=False),
+    _ts("created_at", nullable=False),
+)
+
+crm_rma_event = _pushed(
+    "crm_rma_event",
+    Column("rma_number", String(30), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("note", Text),
+    Column("source", String(10), nullable=False),
+    _ts("occurred_at", nullable=False),
+)
+
+crm_case = _pushed(
+    "crm_case",
+    Column("case_number", String(30), nullable=False),
+    Column("account_id", String(40)),
+    Column("contact_email", String(254)),
+    Column("subject", String(300)),
+    Column("status", String(20)),
+    Column("priority", String(20)),
+    _ts("created_at", nullable=False),
+)
+
+crm_case_message = _pushed(
+    "crm_case_message",
+    Column("case_external_id", String(36), nullable=False),
+    Column("author_email", String(254)),
+    Column("is_staff", Boolean, nullable=False, default=False),
+    Column("body", Text),
+    _ts("created_at", nullable=False),
+)
+
+crm_forum_post = _pushed(
+    "crm_forum_post",
+    Column("topic_external_id", String(36), nullable=False),
+    Column("author_email", String(254)),
+    Column("is_staff", Boolean, nullable=False, default=False),
+    Column("is_accepted_answer", Boolean, nullable=False, default=False),
+    _ts("created_at", nullable=False),
+)
+
+crm_inventory_line = _pushed(
+    "crm_inventory_line",
+    Column("partner_account_id", String(40), nullable=False),
+    Column("report_external_id", String(36), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("location", String(100)),
+    Column("sku", String(40), nullable=False),
+    Column("quantity_on_hand", Integer, nullable=False),
+    Column("withdrawn", Boolean, nullable=False, default=False),
+)
+
+crm_sell_through_line = _pushed(
+    "crm_sell_through_line",
+    Column("partner_account_id", String(40), nullable=False),
+    Column("report_external_id", String(36), nullable=False),
+    Column("sold_on", Date, nullable=False),
+    Column("sku", String(40), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_cents", Integer),
+    Column("currency", String(3)),
+    Column("end_customer_name", String(200)),
+    Column("end_customer_country", String(2)),
+    Column("end_customer_postcode", String(20)),
+    Column("serial", String(60)),
+    Column("withdrawn", Boolean, nullable=False, default=False),
+)
+
+crm_payment = _pushed(
+    "crm_payment",
+    Column("kind", String(20), nullable=False),
+    Column("reference", String(40), nullable=False),
+    Column("amount_cents", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("provider_ref", String(100)),
+    _ts("created_at", nullable=False),
+)
+
+
+def create_crm_schema(engine: Engine) -> None:
+    """Create the CRM store's tables where missing (idempotent)."""
+    metadata.create_all(engine, checkfirst=True)

@@ -1,0 +1,124 @@
+"""The `portal` command line (click). Each command is one unit of work around services."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from portal.settings import load_settings
+
+
+@click.group()
+def main() -> None:
+    """Customer self-service portal and partner extranet."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int, envvar="PORT")
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web app with uvicorn."""
+    import uvicorn
+
+    click.echo(f"Serving the portal on http://{host}:{port} with {workers} worker(s)")
+    uvicorn.run(
+        "portal.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        access_log=False,
+        log_level="info",
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Bring both databases to the latest schema."""
+    from portal.db import make_engine
+    from portal.migrate import migrate_all
+
+    settings = load_settings()
+    portal_engine = make_engine(settings.database_url)
+    crm_engine = make_engine(settings.crm_database_url)
+    click.echo("Migrating the portal database …")
+    click.echo("Creating the CRM store schema where missing …")
+    migrate_all(portal_engine, crm_engine)
+    portal_engine.dispose()
+    crm_engine.dispose()
+    click.echo("Both databases are up to date.")
+
+
+@main.command("seed-demo")
+def seed_demo() -> None:
+    """Load demo data into the CRM store and demo users into the portal (idempotent)."""
+    from portal.demo import seed
+
+    settings = load_settings()
+    report = seed(settings, echo=click.echo)
+    click.echo(json.dumps(report))
+
+
+@main.group()
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", required=True, type=click.Choice(["customer", "customer_admin", "partner", "partner_admin", "staff", "admin"]))
+@click.option("--account", "account_id", default=None, help="CRM account id (company or partner)")
+@click.option("--name", default="")
+def users_create(email: str, password: str, role: str, account_id: str | None, name: str) -> None:
+    """Create a verified user and print its id."""
+    from portal.accounts import service
+    from portal.accounts.models import Role
+    from portal.db import Database
+    from portal.errors import Conflict, Invalid, NotFound
+    from portal.security.passwords import password_problem
+
+    problem = password_problem(password, email=email)
+    if problem:
+        raise click.ClickException(problem)
+    role_value = Role(role)
+    if role_value in (Role.CUSTOMER_ADMIN, Role.PARTNER, Role.PARTNER_ADMIN) and not account_id:
+        raise click.ClickException(f"--account is required for role {role}")
+    db = Database(load_settings().database_url)
+    try:
+        with db.unit_of_work() as session:
+            user = service.create_user(session, email=email, password=password, role=role_value, name=name, account_id=account_id, verified=True)
+            session.flush()
+            user_id = user.id
+    except Conflict as exc:
+        raise click.ClickException(exc.message) from None
+    except NotFound:
+        raise click.ClickException(f"unknown account {account_id}: run the adapter (or seed-demo) so the portal knows it") from None
+    except Invalid as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        db.dispose()
+    click.echo(user_id)
+
+
+@main.group()
+def mail() -> None:
+    """Outgoing e-mail."""
+
+
+@mail.command("send")
+def mail_send() -> None:
+    """Deliver every due queued message now (for operators; the web process does this too)."""
+    from portal.app import build_state
+
+    state = build_state(load_settings())
+    sent = state.deliver_mail()
+    state.db.dispose()
+    click.echo(f"sent {sent} message(s)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

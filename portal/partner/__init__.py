@@ -1,0 +1,1 @@
+"""Partner extranet: organisations, applications, reports, dashboards."""

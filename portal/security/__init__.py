@@ -1,0 +1,1 @@
+"""Security: sessions, CSRF, passwords, headers, rate limits, audit, TOTP."""

@@ -1,0 +1,368 @@
+"""The request pipeline shared by every HTML view.
+
+`@view(...)` turns a plain synchronous function `fn(ctx) -> Response` into a Starlette
+endpoint that: reads the form, opens one unit of work (commits when the view returns,
+rolls back when it raises), loads the server-side session, enforces CSRF on unsafe
+methods (on by default), checks the audience, and maps domain errors to pages.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from portal.accounts.models import Role, User
+from portal.db import utcnow
+from portal.errors import DomainError, Forbidden, LoginRequired, NotFound, RateLimited
+from portal.i18n import HTML_LANG, LANGUAGE_NAMES, LOCALES, Translator, negotiate, normalise_locale
+from portal.security import sessions
+from portal.security.models import WebSession
+from portal.security.tokens import random_token
+
+if TYPE_CHECKING:
+    from portal.app import AppState
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_COOKIE = "portal_csrf"
+FLASH_COOKIE = "portal_flash"
+LANG_COOKIE = "portal_lang"
+CSRF_FIELD = "csrf_token"
+
+CUSTOMER_ROLES = frozenset({Role.CUSTOMER, Role.CUSTOMER_ADMIN})
+PARTNER_ROLES = frozenset({Role.PARTNER, Role.PARTNER_ADMIN})
+STAFF_ROLES = frozenset({Role.STAFF, Role.ADMIN})
+ANY_ROLE = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """What a route requires; read by the route-table tests (CSRF walk, authorization matrix)."""
+
+    methods: tuple[str, ...]
+    roles: frozenset[Role] | None  # None: anyone, including guests
+    csrf: bool
+    allow_pending_mfa: bool = False
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only local absolute paths: never `//host`, `/\\host`, schemes or control characters."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if re.search(r"[\x00-\x1f\\]", target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
+@dataclass
+class Ctx:
+    request: Request
+    state: AppState
+    db: Session
+    form: FormData
+    t: Translator
+    ip: str
+    session_row: WebSession | None = None
+    user: User | None = None
+    pending_user: User | None = None
+    flashes: list[tuple[str, str]] = field(default_factory=list)
+    _csrf_seed: str = ""
+    _new_csrf_seed: bool = False
+    _cookies: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _new_flashes: list[tuple[str, str]] = field(default_factory=list)
+
+    # -- helpers for views ------------------------------------------------------------
+    @property
+    def locale(self) -> str:
+        return self.t.locale
+
+    def _(self, message: str, **params: Any) -> str:
+        return self.t.gettext(message, **params)
+
+    def field(self, name: str, default: str = "") -> str:
+        value = self.form.get(name, default)
+        return value.strip() if isinstance(value, str) else default
+
+    def raw_field(self, name: str) -> str:
+        value = self.form.get(name, "")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def csrf_token(self) -> str:
+        return csrf_for(self.state.settings.secret_key, self._csrf_seed, self.session_row)
+
+    def flash(self, message: str, category: str = "success") -> None:
+        self._new_flashes.append((category, message))
+
+    def url(self, name: str, **params: Any) -> str:
+        return str(self.request.url_for(name, **params).path)
+
+    def absolute_url(self, path: str) -> str:
+        return f"{self.state.settings.base_url}{path}"
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        base = {
+            "user": self.user,
+            "locale": self.locale,
+            "html_lang": HTML_LANG[self.locale],
+            "languages": [(code, LANGUAGE_NAMES[code]) for code in LOCALES],
+            "_": self.t.gettext,
+            "gettext": self.t.gettext,
+            "ngettext": self.t.ngettext,
+            "csrf_token": self.csrf_token,
+            "csp_nonce": self.request.scope.get("state", {}).get("csp_nonce", ""),
+            "flashes": self.flashes,
+            "current_path": self.request.url.path,
+            "oidc_providers": self.state.settings.oidc_providers,
+        }
+        base.update(context)
+        return self.state.templates.TemplateResponse(self.request, template, base, status_code=status)
+
+    def redirect(self, url: str, status: int = 303) -> Response:
+        return RedirectResponse(url, status_code=status)
+
+    def set_cookie(self, key: str, value: str, *, max_age: int | None = None, http_only: bool = True) -> None:
+        self._cookies.append(
+            (key, {"value": value, "max_age": max_age, "httponly": http_only, "samesite": "lax", "secure": self.state.settings.https, "path": "/"})
+        )
+
+    def delete_cookie(self, key: str) -> None:
+        self._cookies.append((key, {"value": "", "max_age": 0, "httponly": True, "samesite": "lax", "secure": self.state.settings.https, "path": "/"}))
+
+    # -- session transitions -----------------------------------------------------------
+    def begin_session(self, *, user: User | None, pending_user: User | None = None, data: dict[str, object] | None = None) -> None:
+        """Rotate: the old session row is deleted and a fresh token issued (fixation-proof)."""
+        sessions.end(self.db, self.session_row)
+        token, row = sessions.start(
+            self.db, user=user, pending_user=pending_user, absolute_s=self.state.settings.session_absolute_s, data=data
+        )
+        self.session_row, self.user, self.pending_user = row, user, pending_user
+        self.set_cookie(sessions.COOKIE_NAME, token, max_age=self.state.settings.session_absolute_s)
+
+    def end_session(self) -> None:
+        sessions.end(self.db, self.session_row)
+        self.session_row, self.user, self.pending_user = None, None, None
+        self.delete_cookie(sessions.COOKIE_NAME)
+
+    def session_data(self) -> dict[str, Any]:
+        return dict(self.session_row.data) if self.session_row else {}
+
+    def update_session_data(self, **values: Any) -> None:
+        if self.session_row is None:
+            self.begin_session(user=None, data={})
+        assert self.session_row is not None
+        data = dict(self.session_row.data)
+        data.update(values)
+        self.session_row.data = data
+
+
+def csrf_for(secret: str, seed: str, session_row: WebSession | None) -> str:
+    bound = session_row.token_hash if session_row else ""
+    return hmac.new(secret.encode(), f"{seed}|{bound}".encode(), "sha256").hexdigest()
+
+
+def _flash_serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt="portal.flash")
+
+
+def request_locale(request: Request, user: User | None) -> str:
+    if user is not None and user.locale in LOCALES:
+        return user.locale
+    return normalise_locale(request.cookies.get(LANG_COOKIE)) or negotiate(request.headers.get("accept-language"))
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def view(
+    *,
+    methods: Iterable[str] = ("GET",),
+    roles: frozenset[Role] | None = None,
+    csrf: bool = True,
+    allow_pending_mfa: bool = False,
+) -> Callable[[Callable[[Ctx], Response]], Callable[[Request], Any]]:
+    spec = ViewSpec(methods=tuple(methods), roles=roles, csrf=csrf, allow_pending_mfa=allow_pending_mfa)
+
+    def decorate(fn: Callable[[Ctx], Response]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            if request.method in UNSAFE_METHODS:
+                form = await request.form(max_files=5, max_fields=200)
+            else:
+                form = FormData()
+            try:
+                return await run_in_threadpool(_handle, fn, spec, request, form)
+            finally:
+                await form.close()
+
+        endpoint.__name__ = fn.__name__
+        endpoint.__qualname__ = fn.__qualname__
+        endpoint.__doc__ = fn.__doc__
+        endpoint.portal_view = spec  # type: ignore[attr-defined]
+        endpoint.__wrapped_view__ = fn  # type: ignore[attr-defined]
+        return endpoint
+
+    return decorate
+
+
+def _handle(fn: Callable[[Ctx], Response], spec: ViewSpec, request: Request, form: FormData) -> Response:
+    state: AppState = request.app.state.portal
+    write = request.method in UNSAFE_METHODS
+    with state.db.unit_of_work(write=write) as db:
+        db.info["writable"] = write
+        ctx = _build_ctx(state, request, db, form)
+        try:
+            response = _dispatch(fn, spec, ctx)
+        except DomainError as exc:
+            db.rollback()
+            # Whatever the view began (a new session, cookies) was rolled back with it.
+            if ctx.session_row is not None and not sa_inspect(ctx.session_row).persistent:
+                ctx.session_row, ctx.user = None, None
+            ctx._cookies = [c for c in ctx._cookies if c[0] != sessions.COOKIE_NAME]
+            response = error_response(ctx, exc)
+        _touch_session(ctx, write)
+        _finish(ctx, response)
+        return response
+
+
+def _build_ctx(state: AppState, request: Request, db: Session, form: FormData) -> Ctx:
+    loaded = sessions.load(db, request.cookies.get(sessions.COOKIE_NAME), idle_s=state.settings.session_idle_s)
+    user = loaded.user if loaded else None
+    ctx = Ctx(
+        request=request,
+        state=state,
+        db=db,
+        form=form,
+        t=state.catalogues.get(request_locale(request, user)),
+        ip=client_ip(request),
+        session_row=loaded.row if loaded else None,
+        user=user,
+        pending_user=loaded.pending_user if loaded else None,
+    )
+    seed = request.cookies.get(CSRF_COOKIE, "")
+    if not re.fullmatch(r"[A-Za-z0-9_\-]{20,80}", seed):
+        seed = random_token()
+        ctx._new_csrf_seed = True
+    ctx._csrf_seed = seed
+    raw_flash = request.cookies.get(FLASH_COOKIE)
+    if raw_flash:
+        try:
+            ctx.flashes = [tuple(item) for item in _flash_serializer(state.settings.secret_key).loads(raw_flash)][:5]  # type: ignore[misc]
+        except BadSignature:
+            ctx.flashes = []
+        ctx.delete_cookie(FLASH_COOKIE)
+    return ctx
+
+
+def _dispatch(fn: Callable[[Ctx], Response], spec: ViewSpec, ctx: Ctx) -> Response:
+    request = ctx.request
+    if request.method in UNSAFE_METHODS and spec.csrf:
+        submitted = ctx.raw_field(CSRF_FIELD) or request.headers.get("x-csrf-token", "")
+        if ctx._new_csrf_seed or not hmac.compare_digest(submitted, ctx.csrf_token):
+            raise Forbidden("csrf")
+    if spec.roles is not None:
+        if ctx.user is None:
+            if request.method in UNSAFE_METHODS:
+                raise LoginRequired()
+            return ctx.redirect(f"/login?next={quote(str(request.url.path))}")
+        if ctx.user.role not in spec.roles:
+            raise NotFound()
+        if ctx.user.role.requires_mfa and not ctx.user.totp_enabled and not spec.allow_pending_mfa:
+            ctx.flash(ctx._("Set up two-factor sign-in to continue."), "info")
+            return ctx.redirect("/account/2fa")
+    return fn(ctx)
+
+
+def error_response(ctx: Ctx, exc: DomainError) -> Response:
+    if isinstance(exc, LoginRequired):
+        return ctx.redirect("/login")
+    if isinstance(exc, RateLimited):
+        response = ctx.render("errors/429.html", status=429, retry_after=exc.retry_after)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if isinstance(exc, Forbidden):
+        return ctx.render("errors/403.html", status=403)
+    if isinstance(exc, NotFound):
+        return ctx.render("errors/404.html", status=404)
+    return ctx.render("errors/400.html", status=exc.status_code, message=str(exc))
+
+
+def _touch_session(ctx: Ctx, write: bool) -> None:
+    row = ctx.session_row
+    if row is None:
+        return
+    now = utcnow()
+    if now - row.last_seen_at < timedelta(seconds=ctx.state.settings.session_touch_s):
+        return
+    if write:
+        row.last_seen_at = now
+    else:
+        # Reads run in a deferred transaction; write the touch in its own short one.
+        ctx.state.touch_session(row.token_hash, now)
+
+
+def _finish(ctx: Ctx, response: Response) -> None:
+    settings = ctx.state.settings
+    if ctx._new_csrf_seed:
+        response.set_cookie(CSRF_COOKIE, ctx._csrf_seed, httponly=True, samesite="lax", secure=settings.https, path="/")
+    for key, opts in ctx._cookies:
+        response.set_cookie(key, **opts)
+    if ctx._new_flashes:
+        value = _flash_serializer(settings.secret_key).dumps(ctx._new_flashes)
+        response.set_cookie(FLASH_COOKIE, value, httponly=True, samesite="lax", secure=settings.https, path="/", max_age=120)
+
+
+def form_values(form: Mapping[str, Any], *names: str) -> dict[str, str]:
+    return {name: (form.get(name) or "").strip() if isinstance(form.get(name), str) else "" for name in names}
+
+
+def page_render(state: AppState, request: Request, template: str, status: int) -> HTMLResponse:
+    """Render an error page outside a view (unknown route, unhandled error): no database."""
+    t = state.catalogues.get(request_locale(request, None))
+    context = {
+        "user": None,
+        "locale": t.locale,
+        "html_lang": HTML_LANG[t.locale],
+        "languages": [(code, LANGUAGE_NAMES[code]) for code in LOCALES],
+        "_": t.gettext,
+        "gettext": t.gettext,
+        "ngettext": t.ngettext,
+        "csrf_token": "",
+        "csp_nonce": request.scope.get("state", {}).get("csp_nonce", ""),
+        "flashes": [],
+        "current_path": request.url.path,
+        "oidc_providers": (),
+        "retry_after": 0,
+        "message": "",
+    }
+    html = state.templates.env.get_template(template).render(context)
+    return HTMLResponse(html, status_code=status)
+
+
+__all__ = [
+    "ANY_ROLE",
+    "CUSTOMER_ROLES",
+    "PARTNER_ROLES",
+    "STAFF_ROLES",
+    "Ctx",
+    "Jinja2Templates",
+    "ViewSpec",
+    "safe_next",
+    "view",
+]
