@@ -90,7 +90,9 @@ def users_create(email: str, password: str, role: str, account_id: str | None, n
     db = Database(load_settings().database_url)
     try:
         with db.unit_of_work() as session:
-            user = service.create_user(session, email=email, password=password, role=role_value, name=name, account_id=account_id, verified=True)
+            user = service.create_user(
+                session, email=email, password=password, role=role_value, name=name, account_id=account_id, verified=True
+            )
             session.flush()
             user_id = user.id
     except Conflict as exc:

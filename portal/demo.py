@@ -17,7 +17,7 @@ from portal.db import Database, make_engine
 from portal.migrate import migrate_all
 from portal.settings import Settings
 
-DEMO_PASSWORD = "northwind-demo-2026"
+DEMO_PASSWORD = "northwind-demo-2026"  # noqa: S105 - published demo logins (README)
 
 ACCOUNTS = [
     ("C-1001", "customer", "Harbor Robotics Ltd", None, "GB"),
@@ -65,33 +65,62 @@ def build_crm_rows(now: datetime) -> dict[Table, list[dict[str, Any]]]:
     """The demo CRM content, the same every time (seeded random)."""
     rng = random.Random(2026)
     updated = _sql_ts(now)
-    rows: dict[Table, list[dict[str, Any]]] = {t: [] for t in (crm.crm_account, crm.crm_product, crm.crm_order, crm.crm_order_line, crm.crm_serial, crm.crm_invoice, crm.crm_sales_target)}
+    rows: dict[Table, list[dict[str, Any]]] = {
+        t: []
+        for t in (
+            crm.crm_account,
+            crm.crm_product,
+            crm.crm_order,
+            crm.crm_order_line,
+            crm.crm_serial,
+            crm.crm_invoice,
+            crm.crm_sales_target,
+        )
+    }
     for account_id, kind, name, tier, country in ACCOUNTS:
-        rows[crm.crm_account].append({"account_id": account_id, "kind": kind, "name": name, "tier": tier, "country": country, "updated_at": updated})
+        rows[crm.crm_account].append(
+            {"account_id": account_id, "kind": kind, "name": name, "tier": tier, "country": country, "updated_at": updated}
+        )
     for sku, name, category, months in PRODUCTS:
         rows[crm.crm_product].append(
-            {"sku": sku, "name": name, "category": category, "warranty_months": months, "active": sku != "NW-MB-Z390", "updated_at": updated}
+            {
+                "sku": sku,
+                "name": name,
+                "category": category,
+                "warranty_months": months,
+                "active": sku != "NW-MB-Z390",
+                "updated_at": updated,
+            }
         )
     prices = {sku: rng.randrange(4_900, 89_900, 100) for sku, *_ in PRODUCTS}
     active_skus = [p[0] for p in PRODUCTS if p[0] != "NW-MB-Z390"]
-    buyers: list[tuple[str | None, str]] = [("C-1001", "purchasing@harbor-robotics.example")] * 14 + [("C-1002", "caigou@lianhua.example")] * 8 + [
-        ("C-1003", "it@mapleleaf.example")
-    ] * 4
-    buyers += [(None, email) for email in CONSUMER_EMAILS for _ in range(3)]
+    company_buyers: list[tuple[str | None, str]] = [
+        *[("C-1001", "purchasing@harbor-robotics.example")] * 14,
+        *[("C-1002", "caigou@lianhua.example")] * 8,
+        *[("C-1003", "it@mapleleaf.example")] * 4,
+    ]
+    buyers = company_buyers + [(None, buyer) for buyer in CONSUMER_EMAILS for _ in range(3)]
     serial_no = 100000
-    for index, (account_id, email) in enumerate(buyers, start=1):
+    for index, (buyer_account, buyer_email) in enumerate(buyers, start=1):
         order_number = f"SO-{26000 + index}"
         ordered = now - timedelta(days=rng.randrange(5, 700), hours=rng.randrange(0, 23))
         status = "delivered" if ordered < now - timedelta(days=14) else rng.choice(["paid", "shipped", "delivered"])
-        currency = "CNY" if account_id == "C-1002" else ("CAD" if account_id == "C-1003" else "USD")
+        currency = "CNY" if buyer_account == "C-1002" else ("CAD" if buyer_account == "C-1003" else "USD")
         total = 0
         for line_no in range(1, rng.randrange(2, 5)):
             sku = rng.choice(active_skus)
-            quantity = rng.randrange(1, 4) if account_id is None else rng.randrange(1, 12)
+            quantity = rng.randrange(1, 4) if buyer_account is None else rng.randrange(1, 12)
             unit = prices[sku]
             total += unit * quantity
             rows[crm.crm_order_line].append(
-                {"order_number": order_number, "line_no": line_no, "sku": sku, "quantity": quantity, "unit_price_cents": unit, "updated_at": updated}
+                {
+                    "order_number": order_number,
+                    "line_no": line_no,
+                    "sku": sku,
+                    "quantity": quantity,
+                    "unit_price_cents": unit,
+                    "updated_at": updated,
+                }
             )
             if status in ("shipped", "delivered"):
                 shipped = ordered + timedelta(days=2)
@@ -111,8 +140,8 @@ def build_crm_rows(now: datetime) -> dict[Table, list[dict[str, Any]]]:
         rows[crm.crm_order].append(
             {
                 "order_number": order_number,
-                "account_id": account_id,
-                "customer_email": email,
+                "account_id": buyer_account,
+                "customer_email": buyer_email,
                 "status": status,
                 "ordered_at": _sql_ts(ordered),
                 "currency": currency,
@@ -124,8 +153,8 @@ def build_crm_rows(now: datetime) -> dict[Table, list[dict[str, Any]]]:
             {
                 "invoice_number": f"INV-{26000 + index}",
                 "order_number": order_number,
-                "account_id": account_id,
-                "customer_email": email,
+                "account_id": buyer_account,
+                "customer_email": buyer_email,
                 "amount_due_cents": 0 if status == "delivered" else total,
                 "currency": currency,
                 "status": "paid" if status == "delivered" else "open",
@@ -205,10 +234,17 @@ def seed(settings: Settings, *, echo: Callable[[str], Any] = print, now: datetim
                 accounts_service.apply_crm_account(session, account_id=account_id, kind=kind, name=name, tier=tier, country=country)
             session.flush()
             added_users = 0
-            for email, name, role, account_id, locale in USERS:
+            for email, name, role, user_account, locale in USERS:
                 if accounts_service.find_by_email(session, email) is None:
                     accounts_service.create_user(
-                        session, email=email, password=DEMO_PASSWORD, role=role, name=name, account_id=account_id, locale=locale, verified=True
+                        session,
+                        email=email,
+                        password=DEMO_PASSWORD,
+                        role=role,
+                        name=name,
+                        account_id=user_account,
+                        locale=locale,
+                        verified=True,
                     )
                     added_users += 1
             report["users"] = added_users

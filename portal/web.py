@@ -139,11 +139,23 @@ class Ctx:
 
     def set_cookie(self, key: str, value: str, *, max_age: int | None = None, http_only: bool = True) -> None:
         self._cookies.append(
-            (key, {"value": value, "max_age": max_age, "httponly": http_only, "samesite": "lax", "secure": self.state.settings.https, "path": "/"})
+            (
+                key,
+                {
+                    "value": value,
+                    "max_age": max_age,
+                    "httponly": http_only,
+                    "samesite": "lax",
+                    "secure": self.state.settings.https,
+                    "path": "/",
+                },
+            )
         )
 
     def delete_cookie(self, key: str) -> None:
-        self._cookies.append((key, {"value": "", "max_age": 0, "httponly": True, "samesite": "lax", "secure": self.state.settings.https, "path": "/"}))
+        self._cookies.append(
+            (key, {"value": "", "max_age": 0, "httponly": True, "samesite": "lax", "secure": self.state.settings.https, "path": "/"})
+        )
 
     # -- session transitions -----------------------------------------------------------
     def begin_session(self, *, user: User | None, pending_user: User | None = None, data: dict[str, object] | None = None) -> None:

@@ -384,14 +384,13 @@ def list_colleagues(db: Session, *, actor: User) -> list[User]:
 def pending_invitations(db: Session, *, actor: User) -> list[Invitation]:
     _require_admin(actor)
     stmt = select(Invitation).where(Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > utcnow())
-    if actor.role.is_staff:
-        stmt = stmt.where(Invitation.account_id.is_(None))
-    else:
-        stmt = stmt.where(Invitation.account_id == actor.account_id)
+    stmt = stmt.where(Invitation.account_id.is_(None)) if actor.role.is_staff else stmt.where(Invitation.account_id == actor.account_id)
     return list(db.scalars(stmt.order_by(Invitation.created_at.desc())).all())
 
 
-def invite(db: Session, mailing: Mailing, *, actor: User | None, email: str, role: Role, account_id: str | None, inviter_name: str = "") -> Invitation:
+def invite(
+    db: Session, mailing: Mailing, *, actor: User | None, email: str, role: Role, account_id: str | None, inviter_name: str = ""
+) -> Invitation:
     """Invite someone to an account with a role. `actor` None is the system (partner approval).
 
     Customer admins invite to their company, partner admins to their organisation, admins
@@ -406,7 +405,11 @@ def invite(db: Session, mailing: Mailing, *, actor: User | None, email: str, rol
             raise Forbidden()
     email = forms.clean_email(email)
     existing = find_by_email(db, email)
-    if existing is not None and existing.is_active and (existing.account_id == account_id and existing.role in (allowed if actor else (role,))):
+    if (
+        existing is not None
+        and existing.is_active
+        and (existing.account_id == account_id and existing.role in (allowed if actor else (role,)))
+    ):
         raise Conflict("This person is already a member.")
     token = random_token()
     now = utcnow()
@@ -448,9 +451,7 @@ def invitation_for_token(db: Session, *, token: str) -> Invitation:
     return invitation
 
 
-def accept_invitation(
-    db: Session, *, token: str, name: str, password: str, password_confirm: str, signed_in: User | None, ip: str
-) -> User:
+def accept_invitation(db: Session, *, token: str, name: str, password: str, password_confirm: str, signed_in: User | None, ip: str) -> User:
     """Join the invited account. A new e-mail gets a new verified user; an existing user must
     be the one signed in and is moved into the account with the invited role."""
     invitation = invitation_for_token(db, token=token)

@@ -300,7 +300,9 @@ def accept_invitation(ctx: Ctx) -> Response:
                 ip=ctx.ip,
             )
         except Invalid as exc:
-            return ctx.render("accounts/accept.html", status=422, invitation=invitation, existing=existing, token=token, values=values, errors=exc.errors)
+            return ctx.render(
+                "accounts/accept.html", status=422, invitation=invitation, existing=existing, token=token, values=values, errors=exc.errors
+            )
         ctx.flash(ctx._("Welcome! You have joined the account."))
         if ctx.user is not None and ctx.user.id == user.id:
             return ctx.redirect("/account")

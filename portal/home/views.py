@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -22,10 +24,8 @@ def set_language(ctx: Ctx) -> Response:
     if locale in LOCALES:
         ctx.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600)
         if ctx.user is not None:
-            try:
+            with contextlib.suppress(Invalid):
                 accounts_service.set_locale(ctx.db, actor=ctx.user, locale=locale)
-            except Invalid:
-                pass
     return ctx.redirect(safe_next(ctx.field("next"), "/"))
 
 

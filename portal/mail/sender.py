@@ -41,7 +41,7 @@ def build_message(message: MailMessage, sender: str) -> EmailMessage:
 
 def _backoff(attempts: int) -> timedelta:
     # Full jitter: anywhere between 0 and 2^attempts × 10 s, capped at an hour.
-    return timedelta(seconds=random.uniform(0, min(3600, 10 * 2**attempts)))
+    return timedelta(seconds=random.uniform(0, min(3600, 10 * 2**attempts)))  # noqa: S311 - jitter, not secrecy
 
 
 def deliver_due(db: Database, transport: Transport, *, sender: str, limit: int = 50) -> int:

@@ -118,7 +118,11 @@ def list_applications(db: Session, *, actor: User, status: ApplicationStatus | N
         stmt = stmt.where(PartnerApplication.status == status)
         count_stmt = count_stmt.where(PartnerApplication.status == status)
     total = int(db.scalar(count_stmt) or 0)
-    rows = db.scalars(stmt.order_by(PartnerApplication.created_at.desc(), PartnerApplication.id.desc()).limit(PAGE_SIZE).offset((max(page, 1) - 1) * PAGE_SIZE)).all()
+    rows = db.scalars(
+        stmt.order_by(PartnerApplication.created_at.desc(), PartnerApplication.id.desc())
+        .limit(PAGE_SIZE)
+        .offset((max(page, 1) - 1) * PAGE_SIZE)
+    ).all()
     return list(rows), total
 
 
@@ -182,7 +186,9 @@ def decide_application(
             context={"name": application.contact_name, "company": application.company, "note": application.decision_note},
         )
     _application_event(db, application)
-    audit(db, f"partner_application.{application.status.value}", actor_user_id=actor.id, actor_email=actor.email, target=str(application.id))
+    audit(
+        db, f"partner_application.{application.status.value}", actor_user_id=actor.id, actor_email=actor.email, target=str(application.id)
+    )
     return application
 
 

@@ -77,9 +77,7 @@ def hit(session: Session, limit: Limit, key: str, *, now: float | None = None) -
                 .where(RateLimitBucket.key == full_key, RateLimitBucket.window_start == start)
                 .values(count=RateLimitBucket.count + 1)
             )
-    count = session.scalar(
-        select(RateLimitBucket.count).where(RateLimitBucket.key == full_key, RateLimitBucket.window_start == start)
-    ) or 0
+    count = session.scalar(select(RateLimitBucket.count).where(RateLimitBucket.key == full_key, RateLimitBucket.window_start == start)) or 0
     if count > limit.max_hits:
         raise RateLimited(int(start + limit.window_s - now) + 1)
     return count

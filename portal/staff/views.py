@@ -25,7 +25,7 @@ def _page(ctx: Ctx) -> int:
 @view(roles=STAFF_ROLES)
 def home(ctx: Ctx) -> Response:
     assert ctx.user is not None
-    pending, pending_total = partner_service.list_applications(ctx.db, actor=ctx.user, status=ApplicationStatus.SUBMITTED)
+    _pending, pending_total = partner_service.list_applications(ctx.db, actor=ctx.user, status=ApplicationStatus.SUBMITTED)
     return ctx.render("staff/home.html", pending_total=pending_total)
 
 
@@ -37,7 +37,9 @@ def applications(ctx: Ctx) -> Response:
     page = _page(ctx)
     rows, total = partner_service.list_applications(ctx.db, actor=ctx.user, status=status, page=page)
     pages = max(1, -(-total // partner_service.PAGE_SIZE))
-    return ctx.render("staff/applications.html", rows=rows, total=total, status=raw, page=page, pages=pages, statuses=list(ApplicationStatus))
+    return ctx.render(
+        "staff/applications.html", rows=rows, total=total, status_filter=raw, page=page, pages=pages, statuses=list(ApplicationStatus)
+    )
 
 
 @view(methods=("GET", "POST"), roles=STAFF_ROLES)
@@ -48,13 +50,25 @@ def application_detail(ctx: Ctx) -> Response:
     if ctx.request.method == "POST":
         decision = ctx.field("decision")
         if decision not in ("approve", "reject"):
-            return ctx.render("staff/application.html", status=422, application=application, errors={"decision": "Choose approve or reject."})
+            return ctx.render(
+                "staff/application.html", status=422, application=application, errors={"decision": "Choose approve or reject."}
+            )
         try:
             partner_service.decide_application(
-                ctx.db, ctx.state.mailing, actor=ctx.user, application_id=application_id, approve=decision == "approve", note=ctx.field("note")
+                ctx.db,
+                ctx.state.mailing,
+                actor=ctx.user,
+                application_id=application_id,
+                approve=decision == "approve",
+                note=ctx.field("note"),
             )
         except Conflict:
-            return ctx.render("staff/application.html", status=409, application=application, errors={"decision": "This application has already been decided."})
+            return ctx.render(
+                "staff/application.html",
+                status=409,
+                application=application,
+                errors={"decision": "This application has already been decided."},
+            )
         ctx.flash(ctx._("Application approved. The contact has been invited.") if decision == "approve" else ctx._("Application rejected."))
         return ctx.redirect("/staff/applications")
     return ctx.render("staff/application.html", application=application, errors={})
@@ -65,7 +79,11 @@ def set_user_active(ctx: Ctx) -> Response:
     assert ctx.user is not None
     active = ctx.field("active") == "1"
     target = accounts_service.set_active(ctx.db, actor=ctx.user, user_id=int(ctx.request.path_params["user_id"]), active=active)
-    ctx.flash(ctx._("%(email)s can sign in again.", email=target.email) if active else ctx._("%(email)s is deactivated and signed out.", email=target.email))
+    ctx.flash(
+        ctx._("%(email)s can sign in again.", email=target.email)
+        if active
+        else ctx._("%(email)s is deactivated and signed out.", email=target.email)
+    )
     return ctx.redirect("/account/colleagues")
 
 

@@ -1,0 +1,1 @@
+"""Customer self-service: orders, products and warranty, repairs, tickets, billing."""

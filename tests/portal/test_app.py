@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from typing import Any
+
+
+def test_healthz_answers_ok(client: Any) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_reports_both_databases(client: Any) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "portal_db": "ok", "crm_db": "ok"}
+
+
+def test_readyz_is_503_when_the_crm_store_is_unreachable(client: Any, state: Any) -> None:
+    from portal.db import make_engine
+
+    state.crm_engine.dispose()
+    state.crm_engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["crm_db"].startswith("error")
+
+
+def test_metrics_are_prometheus_text(client: Any) -> None:
+    client.get("/")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert 'portal_http_requests_total{method="GET",route="/",status="200"}' in response.text
+
+
+def test_unknown_page_is_a_friendly_404(client: Any) -> None:
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Page not found" in response.text
+    assert "Go to the home page" in response.text
+
+
+def test_home_page_leads_to_the_main_tasks(client: Any) -> None:
+    page = client.get("/").text
+    for link in ('href="/repair-status"', 'href="/warranty"', 'href="/kb"', 'href="/login"', 'href="/login?next=/partner"', 'href="/partner/apply"'):
+        assert link in page

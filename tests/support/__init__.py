@@ -1,0 +1,1 @@
+"""Test support: a throwaway PostgreSQL cluster, a live server, a local SMTP server, fakes."""
