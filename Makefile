@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test lint fmt typecheck migrate seed serve bench check-migrations deps system-deps e2e unit clean
+.PHONY: help messages run test lint fmt typecheck migrate seed serve bench check-migrations deps system-deps e2e unit clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -82,6 +82,11 @@ test: deps system-deps lint typecheck check-migrations ## everything CI runs: li
 
 bench: deps system-deps ## run the load benchmarks (prints figures; see docs/performance.md)
 	@$(PY) -m bench.load
+
+messages: deps ## extract translatable strings and update the Chinese catalogue (then translate the new entries)
+	@$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k Invalid:2 -k ngettext:1,2 -o portal/translations/messages.pot --no-location --sort-output . >/dev/null 2>&1
+	@$(VENV)/bin/pybabel update --quiet -i portal/translations/messages.pot -d portal/translations -l zh --no-fuzzy-matching --ignore-obsolete
+	@echo "Updated portal/translations/zh/LC_MESSAGES/messages.po"
 
 clean: ## remove the venv, local data and caches
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .coverage* htmlcov

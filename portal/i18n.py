@@ -25,6 +25,11 @@ HTML_LANG = {"en": "en", "zh": "zh-Hans"}
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 
 
+def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
 def _load(locale: str) -> gettext_module.NullTranslations:
     po = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
     if locale == DEFAULT_LOCALE or not po.exists():

@@ -18,6 +18,8 @@ from urllib.parse import quote, urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -176,12 +178,30 @@ class Ctx:
         return dict(self.session_row.data) if self.session_row else {}
 
     def update_session_data(self, **values: Any) -> None:
-        if self.session_row is None:
-            self.begin_session(user=None, data={})
-        assert self.session_row is not None
-        data = dict(self.session_row.data)
-        data.update(values)
-        self.session_row.data = data
+        """Merge values into the session's data, creating an anonymous session if needed.
+
+        On a GET the request's transaction is read-only (and rolled back), so the change is
+        written in its own short transaction; session state is not business state.
+        """
+        data = {**(self.session_row.data if self.session_row else {}), **values}
+        if self.db.info.get("writable"):
+            if self.session_row is None:
+                self.begin_session(user=None, data=data)
+            else:
+                self.session_row.data = data
+            return
+        with self.state.db.unit_of_work() as writer:
+            if self.session_row is None:
+                token, row = sessions.start(writer, user=None, absolute_s=self.state.settings.session_absolute_s, data=data)
+                self.session_row = row
+                self.set_cookie(sessions.COOKIE_NAME, token, max_age=self.state.settings.session_absolute_s)
+            else:
+                writer.execute(update(WebSession).where(WebSession.token_hash == self.session_row.token_hash).values(data=data))
+                # Not marked dirty: the read-only transaction must never flush it.
+                set_committed_value(self.session_row, "data", data)
+        if not self.db.info.get("writable"):
+            # A GET's transaction is rolled back: save the data in a short one of its own.
+            self.state.save_session_data(self.session_row.token_hash, data)
 
 
 def csrf_for(secret: str, seed: str, session_row: WebSession | None) -> str:

@@ -206,7 +206,7 @@ def outbox_mail(state: AppState) -> Callable[[], list[EmailMessage]]:
         state.deliver_mail()
         box = mailbox.Maildir(str(state.settings.maildir), create=True)
         messages = [message_from_bytes(box.get_bytes(key), policy=policy.default) for key in box.keys()]
-        return sorted(messages, key=lambda m: str(m["Date"]))  # type: ignore[return-value]
+        return sorted(messages, key=lambda m: int(str(m["X-Portal-Message-Id"])))  # type: ignore[return-value]
 
     return read
 

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select, update
 
 from portal.db import Database, utcnow
 from portal.mail.models import DeliveryStatus, MailMessage
-from portal.mail.transports import TransientMailError, Transport
+from portal.mail.transports import PermanentMailError, TransientMailError, Transport
 
 log = structlog.get_logger(__name__)
 
@@ -32,10 +32,13 @@ def build_message(message: MailMessage, sender: str) -> EmailMessage:
     email["To"] = ", ".join(r.email for r in message.recipients)
     email["Date"] = formatdate(localtime=False)
     email["Message-ID"] = make_msgid(domain="portal.local")
-    email["Content-Language"] = "zh-Hans" if message.locale == "zh" else "en"
     email["Auto-Submitted"] = "auto-generated"
+    # Ties a delivered message back to its mail_message row (support, tests).
+    email["X-Portal-Message-Id"] = str(message.id)
     email.set_content(message.body_text)
     email.add_alternative(message.body_html, subtype="html")
+    # After the bodies: set_content() drops Content-* headers set before it.
+    email["Content-Language"] = "zh-Hans" if message.locale == "zh" else "en"
     return email
 
 
@@ -76,6 +79,10 @@ def deliver_due(db: Database, transport: Transport, *, sender: str, limit: int =
             message = session.get_one(MailMessage, message_id)
             try:
                 transport.send(build_message(message, sender))
+            except PermanentMailError as exc:
+                _record_failure(message, str(exc), permanent=True)
+                log.error("mail.failed", message_id=message_id, error=str(exc))
+                continue
             except (TransientMailError, OSError) as exc:
                 _record_failure(message, str(exc), permanent=message.attempts >= MAX_ATTEMPTS)
                 log.warning("mail.retry", message_id=message_id, error=str(exc), attempts=message.attempts)

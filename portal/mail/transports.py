@@ -15,6 +15,10 @@ class TransientMailError(Exception):
     """Worth retrying later (connection refused, 4xx)."""
 
 
+class PermanentMailError(Exception):
+    """The server refused for good (5xx): retrying will not help."""
+
+
 class Transport(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
@@ -24,8 +28,11 @@ class MaildirTransport:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.mkdir(parents=True, exist_ok=True)
+        # Maildir(create=True) makes tmp/new/cur only when the folder itself is new.
+        path.parent.mkdir(parents=True, exist_ok=True)
         self._box = mailbox.Maildir(str(path), create=True)
+        for sub in ("tmp", "new", "cur"):
+            (path / sub).mkdir(exist_ok=True)
 
     def send(self, message: EmailMessage) -> None:
         self._box.add(message)
@@ -59,7 +66,9 @@ class SmtpTransport:
         except smtplib.SMTPResponseException as exc:
             if 400 <= exc.smtp_code < 500:
                 raise TransientMailError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
-            raise
+            raise PermanentMailError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentMailError(f"recipients refused: {exc.recipients!r}") from exc
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             raise TransientMailError(str(exc)) from exc
 

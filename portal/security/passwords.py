@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from portal.i18n import N_
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -45,13 +47,13 @@ def _common_passwords() -> frozenset[str]:
 def password_problem(password: str, *, email: str = "") -> str | None:
     """The reason a password is refused (an untranslated message id), or None."""
     if len(password) < MIN_LENGTH:
-        return "Use at least 8 characters."
+        return N_("Use at least 8 characters.")
     if len(password) > MAX_LENGTH:
-        return "Use at most 128 characters."
+        return N_("Use at most 128 characters.")
     lowered = password.lower()
     if lowered in _common_passwords() or lowered.strip() in _common_passwords():
-        return "This password is too common. Choose one that is harder to guess."
+        return N_("This password is too common. Choose one that is harder to guess.")
     local = email.split("@", 1)[0].lower()
     if local and len(local) >= 3 and lowered == local:
-        return "Do not use your e-mail address as your password."
+        return N_("Do not use your e-mail address as your password.")
     return None

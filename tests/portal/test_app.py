@@ -42,5 +42,12 @@ def test_unknown_page_is_a_friendly_404(client: Any) -> None:
 
 def test_home_page_leads_to_the_main_tasks(client: Any) -> None:
     page = client.get("/").text
-    for link in ('href="/repair-status"', 'href="/warranty"', 'href="/kb"', 'href="/login"', 'href="/login?next=/partner"', 'href="/partner/apply"'):
+    for link in (
+        'href="/repair-status"',
+        'href="/warranty"',
+        'href="/kb"',
+        'href="/login"',
+        'href="/login?next=/partner"',
+        'href="/partner/apply"',
+    ):
         assert link in page
