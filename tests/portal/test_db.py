@@ -1,0 +1,58 @@
+"""Database behaviour the rest relies on: UTC timestamps, SQLite under concurrent writers."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portal.accounts import service as accounts_service
+from portal.accounts.models import Role, User
+from portal.db import Database, is_sqlite, utcnow
+from portal.migrate import upgrade_portal
+
+
+def test_timestamps_come_back_as_aware_utc(uow: Any, make_user: Any) -> None:
+    user = make_user("tz@example.com")
+    with uow() as session:
+        created = session.get(User, user.id).created_at
+    assert created.tzinfo is not None
+    assert abs((utcnow() - created).total_seconds()) < 60
+
+
+def test_naive_datetimes_are_refused(uow: Any, make_user: Any) -> None:
+    user = make_user("naive@example.com")
+    with pytest.raises(Exception, match="naive datetime"), uow() as session:
+        session.get(User, user.id).created_at = datetime(2026, 1, 1)  # noqa: DTZ001 - the point of the test
+        session.flush()
+
+
+def test_eight_concurrent_writers_on_sqlite_never_see_database_is_locked(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'portal.db'}")
+    upgrade_portal(db.engine)
+    assert is_sqlite(db.url)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(15):
+                with db.unit_of_work() as session:
+                    accounts_service.create_user(session, email=f"w{n}-{i}@example.com", password=None, role=Role.CUSTOMER)
+                with db.unit_of_work(write=False) as session:
+                    accounts_service.find_by_email(session, f"w{n}-{i}@example.com")
+        except BaseException as exc:  # collect, the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with db.unit_of_work(write=False) as session:
+        count = accounts_service.count_users(session)
+    db.dispose()
+    assert errors == []
+    assert count == 120
