@@ -68,17 +68,19 @@ e2e: deps system-deps ## the browser tests (Playwright + Debian chromium)
 test: deps system-deps lint typecheck check-migrations ## everything CI runs: lint, types, migrations, SQLite + PostgreSQL suites, browser tests, coverage floor
 	@rm -f .coverage .coverage.*
 	@echo "==> Test suite on SQLite"
-	@PORTAL_TEST_DB=sqlite $(PY) -m pytest tests -q -p no:cacheprovider --cov --cov-report= --cov-context=test
+	@PORTAL_TEST_DB=sqlite $(PY) -m pytest tests -q -p no:cacheprovider --cov --cov-report= --cov-fail-under=0
 	@mv .coverage .coverage.sqlite
 	@echo "==> Test suite on PostgreSQL 15 (throwaway cluster)"
-	@PORTAL_TEST_DB=postgresql $(PY) -m pytest tests -q -p no:cacheprovider --cov --cov-report=
+	@PORTAL_TEST_DB=postgresql $(PY) -m pytest tests -q -p no:cacheprovider --cov --cov-report= --cov-fail-under=0
 	@mv .coverage .coverage.postgresql
 	@echo "==> Browser tests (Debian chromium)"
-	@$(PY) -m pytest e2e -q -p no:cacheprovider --cov --cov-report=
+	@$(PY) -m pytest e2e -q -p no:cacheprovider --cov --cov-report= --cov-fail-under=0
 	@mv .coverage .coverage.e2e
 	@$(VENV)/bin/coverage combine -q .coverage.sqlite .coverage.postgresql .coverage.e2e
 	@echo "==> Coverage (branch)"
-	@$(VENV)/bin/coverage report --skip-covered --sort=cover | tail -n 25
+	@$(VENV)/bin/coverage report --skip-covered --sort=cover --fail-under=0 | tail -n 25
+	@$(VENV)/bin/coverage report --fail-under=85 --format=total >/dev/null || { echo "Coverage is below the 85 % floor"; exit 1; }
+	@echo "Coverage floor (85 %) holds: $$($(VENV)/bin/coverage report --format=total --fail-under=0) %"
 
 bench: deps system-deps ## run the load benchmarks (prints figures; see docs/performance.md)
 	@$(PY) -m bench.load
