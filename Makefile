@@ -87,7 +87,7 @@ bench: deps system-deps ## run the load benchmarks (prints figures; see docs/per
 
 messages: deps ## extract translatable strings and update the Chinese catalogue (then translate the new entries)
 	@$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k Invalid:2 -k ngettext:1,2 -o portal/translations/messages.pot --no-location --sort-output . >/dev/null 2>&1
-	@$(VENV)/bin/pybabel update --quiet -i portal/translations/messages.pot -d portal/translations -l zh --no-fuzzy-matching --ignore-obsolete
+	@$(VENV)/bin/pybabel update -i portal/translations/messages.pot -d portal/translations -l zh --no-fuzzy-matching --ignore-obsolete >/dev/null
 	@echo "Updated portal/translations/zh/LC_MESSAGES/messages.po"
 
 clean: ## remove the venv, local data and caches

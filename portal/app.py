@@ -30,7 +30,7 @@ from portal.logging import configure_logging
 from portal.mail.sender import deliver_due
 from portal.mail.service import MailComposer
 from portal.mail.transports import Transport, transport_for
-from portal.security.headers import SecurityHeadersMiddleware
+from portal.security.headers import SecurityHeadersMiddleware, apply_security_headers, csp_nonce
 from portal.security.models import WebSession
 from portal.security.tokens import LinkSigner
 from portal.settings import Settings, load_settings
@@ -121,6 +121,7 @@ async def readyz(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
+    from portal.accounts import sso_views
     from portal.accounts import views as account_views
     from portal.home import views as home_views
     from portal.kb import views as kb_views
@@ -133,6 +134,7 @@ def routes() -> list[BaseRoute]:
         Route("/metrics", metrics.endpoint, name="metrics"),
         *home_views.routes,
         *account_views.routes,
+        *sso_views.routes,
         *kb_views.routes,
         *partner_views.routes,
         *staff_views.routes,
@@ -165,7 +167,11 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.error("request.error", path=request.url.path, error=repr(exc))
-        return page_render(state, request, "errors/500.html", 500)
+        nonce = csp_nonce(request.scope)
+        response = page_render(state, request, "errors/500.html", 500)
+        # Sent from outside the middleware stack: the headers are not added on the way out.
+        apply_security_headers(response.headers, nonce=nonce, https=settings.https, path=request.url.path)
+        return response
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
         return page_render(state, request, "errors/405.html", 405)

@@ -63,6 +63,18 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+# Pool sizing. Requests run their unit of work in Starlette's thread pool (anyio's default:
+# 40 threads), each holding one connection, and a GET that refreshes the session's last-seen
+# time briefly holds a second one. With SQLAlchemy's default pool (5 kept + 10 overflow)
+# every connection above 5 was closed on return and reopened by the next request (a new
+# PostgreSQL backend each time; for SQLite a new file handle and PRAGMAs), and 15 requests
+# that each held one connection while waiting for a second could block each other until
+# the pool timeout. Keep as many connections as there are threads, plus headroom for the
+# second connection; they are opened lazily, only as concurrency demands.
+POOL_SIZE = 40
+POOL_MAX_OVERFLOW = 10
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with our SQLite settings: WAL, a busy timeout, and BEGIN IMMEDIATE for writes.
 
@@ -73,6 +85,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_MAX_OVERFLOW)
         return create_engine(url, **kwargs)
     database = parsed.database or ""
     if database and database != ":memory:":
@@ -80,6 +94,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     connect_args = {"check_same_thread": False, "timeout": 30}
     if database in ("", ":memory:"):
         kwargs.setdefault("poolclass", StaticPool)
+    else:
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_MAX_OVERFLOW)
     engine = create_engine(url, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine, "connect")

@@ -25,7 +25,7 @@ HTML_LANG = {"en": "en", "zh": "zh-Hans"}
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+def N_(message: str) -> str:
     """Mark a message for extraction; it is translated where it is shown."""
     return message
 

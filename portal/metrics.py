@@ -7,7 +7,7 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("portal_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -20,12 +20,22 @@ LATENCY = Histogram(
 
 
 def _route_template(scope: Scope) -> str:
+    """The path template of the route that fully matched the request, or "unmatched".
+
+    Starlette's router records the route it dispatched to in ``scope["route"]``. For a plain
+    ``Route`` that is the first full match, or a partial one (path matched, method not: the
+    405 page), which counts as "unmatched", so the answer is known without matching again.
+    Anything else (no route, a Mount such as /static) scans the routes as before.
+    """
+    route = scope.get("route")
+    if isinstance(route, Route):
+        return route.path if route.methods is None or scope["method"] in route.methods else "unmatched"
     app = scope.get("app")
     router = getattr(app, "router", None)
-    for route in getattr(router, "routes", []):
-        match, _ = route.matches(scope)
+    for candidate in getattr(router, "routes", []):
+        match, _ = candidate.matches(scope)
         if match is Match.FULL:
-            return str(getattr(route, "path", "other"))
+            return str(getattr(candidate, "path", "other"))
     return "unmatched"
 
 

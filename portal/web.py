@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,8 +20,8 @@ from urllib.parse import quote, urlsplit
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import update
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -199,9 +200,25 @@ class Ctx:
                 writer.execute(update(WebSession).where(WebSession.token_hash == self.session_row.token_hash).values(data=data))
                 # Not marked dirty: the read-only transaction must never flush it.
                 set_committed_value(self.session_row, "data", data)
-        if not self.db.info.get("writable"):
-            # A GET's transaction is rolled back: save the data in a short one of its own.
-            self.state.save_session_data(self.session_row.token_hash, data)
+
+    @contextmanager
+    def committed(self) -> Iterator[Session]:
+        """Run a block of a GET view in its own unit of work that commits.
+
+        GET transactions are read-only and rolled back (docs/decisions/0001). A few GET flows
+        must write by protocol (an SSO redirect and callback; rate-limit counters of public
+        lookups): they do it here, with `ctx.db` pointing at the writing session and the
+        session row re-read under a row lock, so two racing requests serialise on it.
+        """
+        read_db, read_row = self.db, self.session_row
+        with self.state.db.unit_of_work(write=True) as db:
+            db.info["writable"] = True
+            self.db = db
+            self.session_row = db.get(WebSession, read_row.token_hash, with_for_update=True) if read_row is not None else None
+            try:
+                yield db
+            finally:
+                self.db = read_db
 
 
 def csrf_for(secret: str, seed: str, session_row: WebSession | None) -> str:

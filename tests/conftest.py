@@ -205,7 +205,7 @@ def outbox_mail(state: AppState) -> Callable[[], list[EmailMessage]]:
     def read() -> list[EmailMessage]:
         state.deliver_mail()
         box = mailbox.Maildir(str(state.settings.maildir), create=True)
-        messages = [message_from_bytes(box.get_bytes(key), policy=policy.default) for key in box.keys()]
+        messages = [message_from_bytes(box.get_bytes(key), policy=policy.default) for key in box.keys()]  # noqa: SIM118 - iterating a Mailbox yields messages, not keys
         return sorted(messages, key=lambda m: int(str(m["X-Portal-Message-Id"])))  # type: ignore[return-value]
 
     return read

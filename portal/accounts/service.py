@@ -16,7 +16,7 @@ from portal import events
 from portal.accounts import forms
 from portal.accounts.models import Account, AccountKind, Invitation, Role, User
 from portal.db import utcnow
-from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from portal.mail.service import MailComposer, queue_email
 from portal.security import ratelimit, sessions, totp
 from portal.security.audit import audit
@@ -185,9 +185,18 @@ def resend_verification(db: Session, mailing: Mailing, *, email: str, ip: str) -
     except Invalid:
         return
     user = find_by_email(db, email)
-    if user is not None and user.email_verified_at is None and user.is_active:
-        ratelimit.hit(db, ratelimit.EMAIL_ACTION_TARGET, f"resend:{user.id}")
+    if user is not None and user.email_verified_at is None and user.is_active and _under_mail_cap(db, f"resend:{user.id}"):
         send_verification(db, mailing, user=user)
+
+
+def _under_mail_cap(db: Session, key: str) -> bool:
+    """Count one mail to an address; past the cap send nothing, yet answer as usual: a 429
+    here would tell that the address has an account."""
+    try:
+        ratelimit.hit(db, ratelimit.EMAIL_ACTION_TARGET, key)
+    except RateLimited:
+        return False
+    return True
 
 
 def verify_email(db: Session, signer: LinkSigner, *, token: str) -> User:
@@ -286,7 +295,9 @@ def request_password_reset(db: Session, mailing: Mailing, *, email: str, ip: str
     if user is None or not user.is_active:
         audit(db, "password.reset_unknown", actor_email=email, ip=ip)
         return
-    ratelimit.hit(db, ratelimit.EMAIL_ACTION_TARGET, f"reset:{user.id}")
+    if not _under_mail_cap(db, f"reset:{user.id}"):
+        audit(db, "password.reset_capped", actor_user_id=user.id, actor_email=user.email, ip=ip)
+        return
     token = mailing.signer.sign("reset-password", {"u": user.id, "f": _reset_fingerprint(user)})
     queue_email(
         db,

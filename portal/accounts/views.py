@@ -106,8 +106,9 @@ def login_second_factor(ctx: Ctx) -> Response:
     except Invalid as exc:
         return ctx.render("accounts/login_2fa.html", status=400, errors=exc.errors)
     next_url = safe_next(str(ctx.session_data().get("next") or ""), "")
+    first_factor = str(ctx.session_data().get("login_method") or "password")
     ctx.begin_session(user=user)
-    service.record_login(ctx.db, user=user, ip=ctx.ip, method="password+totp")
+    service.record_login(ctx.db, user=user, ip=ctx.ip, method=f"{first_factor}+totp")
     return ctx.redirect(next_url or _home_for(ctx))
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from functools import cache
 
-from portal.i18n import N_
-
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from portal.i18n import N_
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
@@ -18,6 +18,11 @@ from portal.security.models import WebSession
 from portal.security.tokens import random_token, sha256_hex
 
 COOKIE_NAME = "portal_session"
+
+# Built once: the statement's cache key is memoised, so each request skips building and keying it.
+_LOAD_SESSION = (
+    select(WebSession, User).outerjoin(User, User.id == WebSession.user_id).where(WebSession.token_hash == bindparam("token_hash"))
+)
 
 
 @dataclass
@@ -55,14 +60,17 @@ def load(db: Session, token: str | None, *, idle_s: int) -> LoadedSession | None
     """The live session for a cookie token, or None (unknown, expired, idle, user inactive)."""
     if not token or len(token) > 100:
         return None
-    row = db.get(WebSession, sha256_hex(token))
-    if row is None:
+    # One round trip for the session row and its user (with the user's account, joined eagerly
+    # as the model declares) instead of one `db.get` each: this runs on every request.
+    found = db.execute(_LOAD_SESSION, {"token_hash": sha256_hex(token)}).first()
+    if found is None:
         return None
+    row, user = found
     now = utcnow()
     if row.expires_at <= now or row.last_seen_at + timedelta(seconds=idle_s) <= now:
         db.delete(row) if db.info.get("writable") else None
         return None
-    user = db.get(User, row.user_id) if row.user_id else None
+    # Only while a second factor is owed (a few requests per sign-in).
     pending = db.get(User, row.pending_user_id) if row.pending_user_id else None
     if (row.user_id and (user is None or not user.is_active)) or (row.pending_user_id and (pending is None or not pending.is_active)):
         return None

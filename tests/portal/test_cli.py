@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,13 @@ def test_seed_demo_is_idempotent(env: dict[str, str], state: Any, uow: Any) -> N
         counts = {t.name: conn.scalar(select(func.count()).select_from(t)) for t in crm.metadata.sorted_tables}
     second = CliRunner().invoke(main, ["seed-demo"], env=env)
     assert second.exit_code == 0
-    assert second.output.strip().splitlines()[-1] == (
-        '{"crm_account": 0, "crm_product": 0, "crm_order": 0, "crm_order_line": 0, "crm_serial": 0, "crm_invoice": 0, "crm_sales_target": 0, "users": 0}'
-    )
+    assert set(json.loads(second.output.strip().splitlines()[-1]).values()) == {0}
     with state.crm_engine.connect() as conn:
         assert counts == {t.name: conn.scalar(select(func.count()).select_from(t)) for t in crm.metadata.sorted_tables}
     assert users == 8
-    assert counts["crm_order"] > 20 and counts["crm_serial"] > 100 and counts["crm_sales_target"] > 50
+    assert counts["crm_order"] > 20
+    assert counts["crm_serial"] > 100
+    assert counts["crm_sales_target"] > 50
 
 
 def test_users_create_prints_the_id_of_a_verified_user(env: dict[str, str], uow: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -32,7 +33,7 @@ class Recorder:
         self.messages: list[Envelope] = []
         self.reply = reply
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.reply.startswith("250"):
             self.messages.append(envelope)
         return self.reply
@@ -168,10 +169,8 @@ def test_the_in_process_sender_delivers_soon_after_commit(settings: Any, state: 
             if list((settings.maildir / "new").glob("*")):
                 break
         task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
         return len(list((settings.maildir / "new").glob("*")))
 
     assert asyncio.run(scenario()) == 1

@@ -1,0 +1,1 @@
+"""Load benchmarks (`make bench` runs `python -m bench.load`); figures go to docs/performance.md."""

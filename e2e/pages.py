@@ -1,0 +1,337 @@
+"""Page objects: every element is found by its role and accessible name, or by its label.
+
+Names are looked up in the app's own catalogue for the page's language (`t`), so the same
+objects work in English and in Chinese, whatever the state of the translations.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Self
+
+from playwright.sync_api import Locator, Page, expect
+
+from portal.i18n import Catalogues, Translator
+
+_CATALOGUES = Catalogues()
+
+
+def translator(locale: str) -> Translator:
+    return _CATALOGUES.get(locale)
+
+
+class BasePage:
+    path = "/"
+
+    def __init__(self, page: Page, t: Translator | None = None) -> None:
+        self.page = page
+        self.t = t or translator("en")
+
+    def _(self, message: str, **params: object) -> str:
+        return self.t.gettext(message, **params)
+
+    # -- navigation --------------------------------------------------------------------------
+    def open(self) -> Self:
+        self.page.goto(self.path)
+        return self
+
+    def expect_loaded(self) -> Self:
+        return self
+
+    # -- common parts ------------------------------------------------------------------------
+    @property
+    def header(self) -> Locator:
+        return self.page.get_by_role("banner")
+
+    @property
+    def main(self) -> Locator:
+        return self.page.get_by_role("main")
+
+    @property
+    def heading(self) -> Locator:
+        return self.main.get_by_role("heading", level=1)
+
+    @property
+    def status(self) -> Locator:
+        """The flash messages (a live region)."""
+        return self.main.get_by_role("status")
+
+    @property
+    def error_summary(self) -> Locator:
+        return self.main.get_by_role("alert")
+
+    @property
+    def language_select(self) -> Locator:
+        return self.header.get_by_role("combobox", name=self._("Language"), exact=True)
+
+    def button(self, name: str) -> Locator:
+        return self.main.get_by_role("button", name=self._(name), exact=True)
+
+    def link(self, name: str) -> Locator:
+        return self.main.get_by_role("link", name=self._(name), exact=True)
+
+    def field(self, label: str) -> Locator:
+        return self.main.get_by_label(self._(label), exact=True)
+
+    def nav_link(self, name: str) -> Locator:
+        return self.header.get_by_role("navigation").get_by_role("link", name=self._(name), exact=True)
+
+    def switch_language(self, locale: str) -> BasePage:
+        """Choose a language in the header select; the page re-submits itself (JS)."""
+        with self.page.expect_navigation():
+            self.language_select.select_option(locale)
+        return BasePage(self.page, translator(locale))
+
+    def sign_out(self) -> HomePage:
+        self.header.get_by_role("button", name=self._("Sign out"), exact=True).click()
+        self.page.wait_for_url(re.compile(r"/$"))
+        return HomePage(self.page, self.t)
+
+
+class HomePage(BasePage):
+    path = "/"
+
+    @property
+    def sign_in_link(self) -> Locator:
+        return self.header.get_by_role("link", name=self._("Sign in"), exact=True)
+
+
+class RegisterPage(BasePage):
+    path = "/register"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Create an account"))
+        return self
+
+    def register(self, *, name: str, email: str, password: str) -> BasePage:
+        self.field("Your name").fill(name)
+        self.field("E-mail address").fill(email)
+        self.field("Password").fill(password)
+        self.field("Repeat the password").fill(password)
+        self.button("Create account").click()
+        check = BasePage(self.page, self.t)
+        expect(check.heading).to_have_text(self._("Check your e-mail"))
+        return check
+
+
+class VerifyEmailPage(BasePage):
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Verify your e-mail address"))
+        return self
+
+    def confirm(self) -> LoginPage:
+        self.button("Verify my e-mail address").click()
+        self.page.wait_for_url(re.compile(r"/login$"))
+        return LoginPage(self.page, self.t).expect_loaded()
+
+
+class LoginPage(BasePage):
+    path = "/login"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Sign in"))
+        return self
+
+    def submit(self, email: str, password: str) -> None:
+        self.field("E-mail address").fill(email)
+        self.field("Password").fill(password)
+        self.button("Sign in").click()
+        self.page.wait_for_load_state()
+
+    def sign_in(self, email: str, password: str, *, lands_on: str = r"/account$") -> None:
+        self.submit(email, password)
+        self.page.wait_for_url(re.compile(lands_on))
+
+    def sign_in_expecting_error(self, email: str, password: str) -> Locator:
+        self.submit(email, password)
+        expect(self.error_summary).to_be_visible()
+        return self.error_summary
+
+    def forgot_password(self) -> ForgotPasswordPage:
+        self.link("Forgot your password?").click()
+        return ForgotPasswordPage(self.page, self.t).expect_loaded()
+
+    def sso_button(self, provider_label: str) -> Locator:
+        return self.main.get_by_role("link", name=self._("Sign in with %(provider)s", provider=provider_label), exact=True)
+
+
+class SecondFactorPage(BasePage):
+    """/login/2fa: the code asked after the password."""
+
+    def expect_loaded(self) -> Self:
+        expect(self.page).to_have_url(re.compile(r"/login/2fa$"))
+        expect(self.heading).to_have_text(self._("Two-factor sign-in"))
+        return self
+
+    def enter(self, code: str) -> None:
+        self.field("Code").fill(code)
+        self.button("Continue").click()
+        self.page.wait_for_load_state()
+
+
+class ForgotPasswordPage(BasePage):
+    path = "/password/forgot"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Reset your password"))
+        return self
+
+    def request_link(self, email: str) -> BasePage:
+        self.field("E-mail address").fill(email)
+        self.button("Send the link").click()
+        sent = BasePage(self.page, self.t)
+        expect(sent.heading).to_have_text(self._("Check your e-mail"))
+        return sent
+
+
+class ResetPasswordPage(BasePage):
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Choose a new password"))
+        return self
+
+    def choose(self, password: str) -> LoginPage:
+        self.field("New password").fill(password)
+        self.field("Repeat the new password").fill(password)
+        self.button("Save the new password").click()
+        self.page.wait_for_url(re.compile(r"/login$"))
+        return LoginPage(self.page, self.t).expect_loaded()
+
+
+class AccountPage(BasePage):
+    path = "/account"
+
+    def expect_loaded(self) -> Self:
+        expect(self.page).to_have_url(re.compile(r"/account$"))
+        return self
+
+    @property
+    def facts(self) -> Locator:
+        """The values of the facts list (<dd>: role "definition")."""
+        return self.main.get_by_role("definition")
+
+    def side_link(self, name: str) -> Locator:
+        return self.main.get_by_role("navigation", name=self._("Your account")).get_by_role("link", name=self._(name), exact=True)
+
+
+class TwoFactorPage(BasePage):
+    """/account/2fa: set up TOTP; the recovery codes page follows."""
+
+    path = "/account/2fa"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Set up two-factor sign-in"))
+        return self
+
+    @property
+    def secret(self) -> str:
+        # The key has no role or label of its own; the page marks it for tests.
+        return self.main.get_by_test_id("totp-secret").inner_text().strip()
+
+    def turn_on(self, code: str) -> Self:
+        self.field("6-digit code").fill(code)
+        self.button("Turn on two-factor sign-in").click()
+        expect(self.heading).to_have_text(self._("Two-factor sign-in is on"))
+        return self
+
+    @property
+    def recovery_codes(self) -> list[str]:
+        return [text.strip() for text in self.main.get_by_role("list").last.get_by_role("listitem").all_inner_texts()]
+
+    def codes_saved(self) -> None:
+        self.link("I have saved my codes").click()
+        self.page.wait_for_load_state()
+
+
+class ColleaguesPage(BasePage):
+    path = "/account/colleagues"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Colleagues"))
+        return self
+
+    def invite(self, email: str, role_label: str = "Member") -> Self:
+        self.field("Their e-mail address").fill(email)
+        self.field("Role").select_option(label=self._(role_label))
+        self.button("Send invitation").click()
+        expect(self.status).to_contain_text(self._("Invitation sent to %(email)s.", email=email))
+        return self
+
+    @property
+    def members(self) -> Locator:
+        return self.main.get_by_role("table")
+
+    def withdraw_button(self, email: str) -> Locator:
+        return self.main.get_by_role("button", name=self._("Withdraw the invitation to %(email)s", email=email), exact=True)
+
+
+class AcceptInvitationPage(BasePage):
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Accept the invitation"))
+        return self
+
+    def join(self, *, name: str, password: str) -> LoginPage:
+        self.field("Your name").fill(name)
+        self.field("Choose a password").fill(password)
+        self.field("Repeat the password").fill(password)
+        self.button("Join").click()
+        self.page.wait_for_url(re.compile(r"/login$"))
+        return LoginPage(self.page, self.t).expect_loaded()
+
+
+class PartnerApplyPage(BasePage):
+    path = "/partner/apply"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Become a partner"))
+        return self
+
+    def apply(self, *, company: str, country: str, name: str, email: str, website: str, message: str) -> BasePage:
+        self.field("Company name").fill(company)
+        self.field("Country").select_option(country)
+        self.field("Your name").fill(name)
+        self.field("Your work e-mail address").fill(email)
+        self.field("Company website").fill(website)
+        self.field("What do you sell, and to whom?").fill(message)
+        self.button("Send application").click()
+        done = BasePage(self.page, self.t)
+        expect(done.heading).to_have_text(self._("Thank you, your application is in"))
+        return done
+
+
+class StaffApplicationsPage(BasePage):
+    path = "/staff/applications"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Partner applications"))
+        return self
+
+    def open_application(self, company: str) -> StaffApplicationPage:
+        self.main.get_by_role("table").get_by_role("link", name=company, exact=True).click()
+        return StaffApplicationPage(self.page, self.t, company).expect_loaded()
+
+
+class StaffApplicationPage(BasePage):
+    def __init__(self, page: Page, t: Translator | None, company: str) -> None:
+        super().__init__(page, t)
+        self.company = company
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self.company)
+        return self
+
+    def approve(self, note: str = "") -> StaffApplicationsPage:
+        if note:
+            self.field("Note to the applicant (optional)").fill(note)
+        self.button("Approve and invite").click()
+        self.page.wait_for_url(re.compile(r"/staff/applications$"))
+        listing = StaffApplicationsPage(self.page, self.t).expect_loaded()
+        expect(listing.status).to_contain_text(self._("Application approved. The contact has been invited."))
+        return listing
+
+
+class PartnerHomePage(BasePage):
+    path = "/partner"
+
+    def expect_loaded(self) -> Self:
+        expect(self.page).to_have_url(re.compile(r"/partner$"))
+        return self
