@@ -245,7 +245,7 @@ def sign_in(base: str) -> Login:
 
 # -- databases ---------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def database_urls(kind: str, data_dir: Path) -> Iterator[tuple[str, str]]:
+def database_urls(kind: str, data_dir: Path, pg_cpu: str) -> Iterator[tuple[str, str]]:
     if kind == "sqlite":
         yield f"sqlite:///{data_dir / 'portal.db'}", f"sqlite:///{data_dir / 'crm.db'}"
         return
@@ -254,18 +254,21 @@ def database_urls(kind: str, data_dir: Path) -> Iterator[tuple[str, str]]:
 
     pg = ThrowawayPostgres()
     try:
-        say(f"  starting a throwaway PostgreSQL 15 cluster in {pg.root} (port {pg.port}, CPU {SERVER_CPU} with the app server) …")
+        where = "not pinned" if pg_cpu == "none" else f"CPU {pg_cpu}"
+        say(f"  starting a throwaway PostgreSQL 15 cluster in {pg.root} (port {pg.port}, {where}) …")
         pg.start()
-        pin_postgres(pg.data / "postmaster.pid")
+        if pg_cpu != "none":
+            pin_postgres(pg.data / "postmaster.pid", pg_cpu)
         yield pg.create_database("portal_bench"), pg.create_database("crm_bench")
     finally:
         pg.stop()
 
 
-def pin_postgres(pid_file: Path) -> None:
-    """Pin the postmaster and its children to the server CPU: the database is part of the server
-    under test, and wrk keeps its CPU to itself. Backends forked later inherit the affinity."""
-    if len(pinned(SERVER_CPU, [])) == 0:
+def pin_postgres(pid_file: Path, cpu: str) -> None:
+    """Pin the postmaster and its children (by default to the app server's CPU: the database is
+    part of the server under test, and wrk keeps its CPU to itself). Backends forked later
+    inherit the affinity."""
+    if not pinned(cpu, []):
         return
     postmaster = int(pid_file.read_text().split()[0])
     pids = [postmaster]
@@ -274,7 +277,7 @@ def pin_postgres(pid_file: Path) -> None:
             if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
                 pids.append(int(stat.parent.name))
     for pid in pids:
-        subprocess.run(["taskset", "-a", "-p", "-c", SERVER_CPU, str(pid)], check=False, capture_output=True)
+        subprocess.run(["taskset", "-a", "-p", "-c", cpu, str(pid)], check=False, capture_output=True)
 
 
 def portal_env(portal_url: str, crm_url: str, data_dir: Path, base_url: str = "http://127.0.0.1:8000") -> dict[str, str]:
@@ -303,7 +306,7 @@ def bench_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str,
     data_dir.mkdir()
     servers: list[Server] = []
     try:
-        with database_urls(kind, data_dir) as (portal_url, crm_url):
+        with database_urls(kind, data_dir, args.pg_cpu) as (portal_url, crm_url):
             env = portal_env(portal_url, crm_url, data_dir)
             say("  migrating and seeding the demo data …")
             portal_cli(env, "migrate")
@@ -456,6 +459,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="measure the four targets this many times, interleaved (steadier ratios on a busy machine; default 1)",
     )
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both", help="default: both")
+    parser.add_argument(
+        "--pg-cpu",
+        default=SERVER_CPU,
+        help=f"CPU list for PostgreSQL (default {SERVER_CPU}, shared with the app server; 'none': not pinned)",
+    )
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the figures as JSON")
     return parser.parse_args(argv)
 

@@ -6,13 +6,10 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -20,70 +17,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
 from portal import metrics
-from portal.accounts.service import Mailing
-from portal.db import Database, make_engine
-from portal.i18n import Catalogues
 from portal.logging import configure_logging
-from portal.mail.sender import deliver_due
-from portal.mail.service import MailComposer
-from portal.mail.transports import Transport, transport_for
 from portal.security.headers import SecurityHeadersMiddleware, apply_security_headers, csp_nonce
-from portal.security.models import WebSession
-from portal.security.tokens import LinkSigner
 from portal.settings import Settings, load_settings
-from portal.templating import make_environment
+from portal.state import AppState, build_state
 from portal.web import page_render
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass
-class AppState:
-    settings: Settings
-    db: Database
-    crm_engine: Engine
-    catalogues: Catalogues
-    templates: Jinja2Templates
-    signer: LinkSigner
-    mailing: Mailing
-    transport: Transport
-    mail_wakeup: threading.Event = field(default_factory=threading.Event)
-
-    def touch_session(self, token_hash: str, now: datetime) -> None:
-        with self.db.unit_of_work() as session:
-            session.execute(update(WebSession).where(WebSession.token_hash == token_hash).values(last_seen_at=now))
-
-    def deliver_mail(self) -> int:
-        return deliver_due(self.db, self.transport, sender=self.settings.mail_from)
-
-
-def build_state(settings: Settings) -> AppState:
-    db = Database(settings.database_url)
-    crm_engine = make_engine(settings.crm_database_url)
-    catalogues = Catalogues()
-    env = make_environment(settings.templates_dir)
-    signer = LinkSigner(settings.secret_key)
-    composer = MailComposer(env=env, catalogues=catalogues, base_url=settings.base_url)
-    state = AppState(
-        settings=settings,
-        db=db,
-        crm_engine=crm_engine,
-        catalogues=catalogues,
-        templates=Jinja2Templates(env=env),
-        signer=signer,
-        mailing=Mailing(composer=composer, signer=signer),
-        transport=transport_for(settings.mail_url, settings.maildir),
-    )
-
-    def wake_sender(session: Session) -> None:
-        if session.info.pop("mail_queued", False):
-            state.mail_wakeup.set()
-
-    db.on_commit(wake_sender)
-    return state
 
 
 async def _mail_loop(state: AppState) -> None:
@@ -141,6 +83,24 @@ def routes() -> list[BaseRoute]:
     ]
 
 
+def _start_adapter(state: AppState, stop: threading.Event) -> threading.Thread:
+    """The backend adapter in a thread of this process (the embedded default, `make run`)."""
+    from backend_adapter.connectors.sql import SqlConnector
+    from backend_adapter.runner import Adapter
+
+    worker = Adapter.build(state.db, SqlConnector(state.crm_engine))
+
+    def run() -> None:
+        try:
+            worker.run_forever(stop)
+        except Exception:
+            log.exception("adapter.stopped_with_error")
+
+    thread = threading.Thread(target=run, name="backend-adapter", daemon=True)
+    thread.start()
+    return thread
+
+
 def create_app(settings: Settings | None = None, *, background: bool | None = None) -> Starlette:
     """Build the app. `background` runs the mail sender in-process (default: ADAPTER_IN_PROCESS)."""
     settings = settings or load_settings()
@@ -151,14 +111,19 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         tasks = [asyncio.create_task(_mail_loop(state))] if run_background else []
+        adapter_stop = threading.Event()
+        adapter_thread = _start_adapter(state, adapter_stop) if run_background else None
         try:
             yield {}
         finally:
+            adapter_stop.set()
             for task in tasks:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if adapter_thread is not None:
+                await asyncio.to_thread(adapter_thread.join, 15)
             state.db.dispose()
             state.crm_engine.dispose()
 

@@ -114,13 +114,22 @@ def mail() -> None:
 @mail.command("send")
 def mail_send() -> None:
     """Deliver every due queued message now (for operators; the web process does this too)."""
-    from portal.app import build_state
+    from portal.state import build_state
 
     state = build_state(load_settings())
     sent = state.deliver_mail()
     state.db.dispose()
     click.echo(f"sent {sent} message(s)")
 
+
+def _register_adapter_commands() -> None:
+    # The CLI is a composition root: it may wire in the adapter's commands.
+    from backend_adapter.cli import adapter
+
+    main.add_command(adapter)
+
+
+_register_adapter_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -37,7 +37,7 @@ from portal.security.models import WebSession
 from portal.security.tokens import random_token
 
 if TYPE_CHECKING:
-    from portal.app import AppState
+    from portal.state import AppState
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_COOKIE = "portal_csrf"

@@ -34,9 +34,23 @@ class OutboxEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     locked_until: Mapped[datetime | None]
+    # Which relay holds the lease: results are recorded only by the holder.
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
     last_error: Mapped[str | None] = mapped_column(Text)
     status: Mapped[OutboxStatus] = mapped_column(
         Enum(OutboxStatus, native_enum=False, length=12, values_callable=lambda e: [m.value for m in e]),
         default=OutboxStatus.PENDING,
     )
     delivered_at: Mapped[datetime | None]
+
+
+class PullCursor(Base):
+    """Where the puller stopped in one CRM table's change stream."""
+
+    __tablename__ = "pull_cursor"
+
+    source: Mapped[str] = mapped_column(String(60), primary_key=True)
+    updated_at: Mapped[datetime | None]
+    key: Mapped[str] = mapped_column(String(200), default="")
+    last_pull_at: Mapped[datetime | None]
+    rows_applied: Mapped[int] = mapped_column(Integer, default=0)

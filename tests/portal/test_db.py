@@ -26,7 +26,7 @@ def test_timestamps_come_back_as_aware_utc(uow: Any, make_user: Any) -> None:
 def test_naive_datetimes_are_refused(uow: Any, make_user: Any) -> None:
     user = make_user("naive@example.com")
     with pytest.raises(Exception, match="naive datetime"), uow() as session:
-        session.get(User, user.id).created_at = datetime(2026, 1, 1)  # noqa: DTZ001 - the point of the test
+        session.get(User, user.id).created_at = datetime(2026, 1, 1)
         session.flush()
 
 

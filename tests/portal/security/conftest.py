@@ -4,7 +4,6 @@ that belong to their tenant."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,7 +12,6 @@ from urllib.parse import quote
 
 import pyotp
 import pytest
-from sqlalchemy import select
 
 from portal.accounts.models import Invitation, Role, User
 from portal.app import AppState
@@ -172,20 +170,6 @@ def build_world(state: AppState, make_client: Callable[[], WebClient]) -> World:
 @pytest.fixture
 def world(state: AppState, app: Any, make_client: Callable[[], WebClient]) -> Iterator[World]:
     return build_world(state, make_client)
-
-
-def user_row(state: AppState, email: str) -> User:
-    with state.db.unit_of_work(write=False) as db:
-        user = db.scalar(select(User).where(User.email == email))
-        assert user is not None, email
-        db.expunge(user)
-        return user
-
-
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
 
 
 @pytest.fixture

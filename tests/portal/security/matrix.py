@@ -97,7 +97,7 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/password/reset", "POST"): (Case(outcomes("invalid"), form={"token": "forged", "password": "x" * 12, "password_confirm": "x" * 12}),),
     ("/invitations/accept", "GET"): (Case(outcomes("invalid"), query="token=forged"),),
     ("/invitations/accept", "POST"): (Case(outcomes("invalid"), form={"token": "forged"}),),
-    # Single sign-on (being added): public; an unknown provider is "not found".
+    # Single sign-on: public; an unknown provider is "not found".
     ("/login/sso/{provider}", "GET"): (Case(outcomes("404"), params={"provider": "no-such-provider"}),),
     ("/login/sso/{provider}/callback", "GET"): (Case(outcomes("404"), params={"provider": "no-such-provider"}, query="code=x&state=y"),),
     # -- the signed-in account ---------------------------------------------------------------------
@@ -150,5 +150,5 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ),
 }
 
-# Routes announced but possibly not merged yet: their entries may exist before the routes do.
+# Routes whose entries may exist before the routes are merged (SSO, developed alongside).
 PENDING_ROUTES = frozenset({("/login/sso/{provider}", "GET"), ("/login/sso/{provider}/callback", "GET")})

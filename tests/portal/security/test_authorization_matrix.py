@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from portal.accounts.models import User
 from portal.app import routes as portal_routes
 from tests.portal.security import matrix
 from tests.portal.security.conftest import ACCOUNTS, MEMBERS, USERS, World
@@ -20,7 +21,7 @@ DENIED = frozenset({"login", "404"})
 
 
 def _template(path: str) -> str:
-    """ "/x/{id:int}" -> "/x/{id}", the spelling of the matrix."""
+    """Path converters dropped, as the matrix spells paths: /x/{id:int} -> /x/{id}."""
     return re.sub(r"\{(\w+):\w+\}", r"{\1}", path)
 
 
@@ -119,3 +120,33 @@ def test_pages_never_show_another_tenants_records(world: World) -> None:
                 page = client.get(world.url(path, case, role)).text
                 leaked = [m for m in foreign if m in page]
                 assert not leaked, f"{role} sees {leaked} on {path}"
+
+
+def test_roles_that_require_two_factor_must_set_it_up_before_using_their_pages(world: World) -> None:
+    """Staff, admins and partner admins without TOTP reach only the 2FA setup (and sign-out)."""
+    with world.state.db.unit_of_work() as db:
+        for role in (matrix.ADMIN, matrix.PARTNER_X):
+            db.get(User, world.user_id(role)).totp_enabled = False  # type: ignore[union-attr]
+    admin, partner = world.client(matrix.ADMIN), world.client(matrix.PARTNER_X)
+    for path in ("/staff", "/staff/applications", f"/staff/applications/{world.ids['application']}", "/account/colleagues", "/account"):
+        assert outcome(admin.get(path, follow_redirects=False)) == "2fa", path
+    for path in ("/partner", "/account/colleagues", "/account/profile"):
+        assert outcome(partner.get(path, follow_redirects=False)) == "2fa", path
+    before = snapshot(world.state)
+    target = world.user_id(matrix.CUSTOMER_B)
+    response = admin.post(
+        f"/staff/users/{target}/active", data={"csrf_token": world.token(matrix.ADMIN), "active": "0"}, follow_redirects=False
+    )
+    assert outcome(response) == "2fa"
+    assert snapshot(world.state) == before
+    assert admin.get("/account/2fa").status_code == 200
+    assert partner.get("/account/2fa").status_code == 200
+
+
+def test_every_role_of_the_world_signs_in_through_the_forms(world: World) -> None:
+    """The matrix starts sessions directly; the same users get the same access through the
+    real sign-in (password, and the TOTP step where the role requires it)."""
+    homes = {matrix.STAFF: "/staff", matrix.ADMIN: "/staff", matrix.PARTNER_X: "/partner", matrix.PARTNER_Y: "/partner"}
+    for role in matrix.SIGNED_IN_ROLES:
+        client = world.client(role, real_sign_in=True)
+        assert client.get(homes.get(role, "/account"), follow_redirects=False).status_code == 200, role

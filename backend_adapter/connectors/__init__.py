@@ -1,0 +1,1 @@
+"""CRM connectors: the same small interface over the SQL store and an HTTP API."""

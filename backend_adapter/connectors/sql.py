@@ -1,0 +1,132 @@
+"""The CRM store reached directly over SQL (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Table, and_, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from backend_adapter import crm_schema
+from backend_adapter.connectors.base import (
+    Capabilities,
+    ChangePage,
+    CrmUnavailable,
+    Cursor,
+    ItemResult,
+    Outcome,
+    UpsertItem,
+)
+
+PUSHED_TABLES = frozenset(t.name for t in crm_schema.metadata.sorted_tables if "external_id" in t.c)
+PULLED_KEYS: dict[str, tuple[str, ...]] = {
+    "crm_account": ("account_id",),
+    "crm_product": ("sku",),
+    "crm_order": ("order_number",),
+    "crm_serial": ("serial",),
+    "crm_invoice": ("invoice_number",),
+    "crm_rma": ("external_id",),
+    "crm_rma_event": ("external_id",),
+}
+
+
+class SqlConnector:
+    def __init__(self, engine: Engine, *, max_batch: int = 500) -> None:
+        self.engine = engine
+        self.capabilities = Capabilities(max_batch=max_batch, tables=PUSHED_TABLES)
+
+    def _table(self, name: str) -> Table:
+        return crm_schema.metadata.tables[name]
+
+    def upsert(self, table: str, items: list[UpsertItem]) -> list[ItemResult]:
+        if table not in PUSHED_TABLES:
+            return [ItemResult(Outcome.PERMANENT, f"unknown table {table}") for _ in items]
+        target = self._table(table)
+        try:
+            with self.engine.begin() as conn:
+                ids = [item.external_id for item in items]
+                before = dict(conn.execute(select(target.c.external_id, target.c.version).where(target.c.external_id.in_(ids))).all())
+                rows = [{**item.row, "external_id": item.external_id, "version": item.version} for item in items]
+                insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+                stmt = insert(target)
+                update_cols = {c.name: stmt.excluded[c.name] for c in target.columns if c.name != "external_id"}
+                # A lower or equal version never overwrites: re-deliveries and stale retries change nothing.
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[target.c.external_id], set_=update_cols, where=target.c.version < stmt.excluded.version
+                )
+                conn.execute(stmt, _last_version_wins(rows))
+        except IntegrityError as exc:
+            # One bad row spoils the batch's statement: retry the items one by one to find it.
+            if len(items) > 1:
+                return [result for item in items for result in self.upsert(table, [item])]
+            return [ItemResult(Outcome.PERMANENT, _short(exc))]
+        except OperationalError as exc:
+            raise CrmUnavailable(_short(exc)) from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise CrmUnavailable(_short(exc)) from exc
+            if len(items) > 1:
+                return [result for item in items for result in self.upsert(table, [item])]
+            return [ItemResult(Outcome.PERMANENT, _short(exc))]
+        results = []
+        for item in items:
+            previous = before.get(item.external_id)
+            if previous is None:
+                results.append(ItemResult(Outcome.CREATED))
+            elif previous < item.version:
+                results.append(ItemResult(Outcome.UPDATED))
+            else:
+                results.append(ItemResult(Outcome.UNCHANGED))
+        return results
+
+    def changes_since(self, table: str, cursor: Cursor, *, limit: int) -> ChangePage:
+        target = self._table(table)
+        key_cols = [target.c[k] for k in PULLED_KEYS.get(table, tuple(c.name for c in target.primary_key.columns))]
+        key_expr = key_cols[0]
+        stmt = select(target)
+        if cursor.updated_at is not None:
+            stmt = stmt.where(
+                or_(
+                    target.c.updated_at > cursor.updated_at,
+                    and_(target.c.updated_at == cursor.updated_at, key_expr > cursor.key),
+                )
+            )
+        stmt = stmt.order_by(target.c.updated_at, *key_cols).limit(limit)
+        try:
+            with self.engine.connect() as conn:
+                rows = [dict(r._mapping) for r in conn.execute(stmt)]
+        except (OperationalError, DBAPIError) as exc:
+            raise CrmUnavailable(_short(exc)) from exc
+        if not rows:
+            return ChangePage(rows=[], cursor=cursor)
+        last = rows[-1]
+        return ChangePage(rows=rows, cursor=Cursor(updated_at=_as_datetime(last["updated_at"]), key=str(last[key_expr.name])))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _last_version_wins(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per external_id (the highest version): a statement may not touch a row twice."""
+    best: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        current = best.get(row["external_id"])
+        if current is None or current["version"] < row["version"]:
+            best[row["external_id"]] = row
+    return list(best.values())
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:500]
+
+
+__all__ = ["PUSHED_TABLES", "SqlConnector"]

@@ -1,0 +1,99 @@
+"""From versioned outbox events to CRM rows. One function per (event type, payload version);
+an event nobody maps is a permanent error (parked as dead, replayable once mapped)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+class MappingError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class CrmWrite:
+    table: str
+    external_id: str
+    row: dict[str, Any]
+
+
+def crm_timestamp(value: str | datetime | None) -> datetime | None:
+    """ISO text or aware datetime → naive UTC, as the CRM store keeps timestamps."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+Mapper = Callable[[dict[str, Any], datetime], CrmWrite]
+_MAPPERS: dict[tuple[str, int], Mapper] = {}
+
+
+def mapper(event_type: str, version: int = 1) -> Callable[[Mapper], Mapper]:
+    def register(fn: Mapper) -> Mapper:
+        _MAPPERS[(event_type, version)] = fn
+        return fn
+
+    return register
+
+
+def _require(payload: dict[str, Any], *names: str) -> None:
+    missing = [n for n in names if n not in payload]
+    if missing:
+        raise MappingError(f"payload lacks {', '.join(missing)}")
+
+
+@mapper("contact.upserted")
+def contact_v1(payload: dict[str, Any], occurred_at: datetime) -> CrmWrite:
+    _require(payload, "external_id", "email", "role", "created_at")
+    return CrmWrite(
+        table="crm_contact",
+        external_id=payload["external_id"],
+        row={
+            "account_id": payload.get("account_id"),
+            "email": payload["email"],
+            "name": payload.get("name") or "",
+            "locale": payload.get("locale") or "en",
+            "role": payload["role"],
+            "active": bool(payload.get("active", True)),
+            "created_at": crm_timestamp(payload["created_at"]),
+            "updated_at": crm_timestamp(occurred_at),
+        },
+    )
+
+
+@mapper("partner_application.upserted")
+def partner_application_v1(payload: dict[str, Any], occurred_at: datetime) -> CrmWrite:
+    _require(payload, "external_id", "company", "contact_email", "status", "created_at")
+    return CrmWrite(
+        table="crm_partner_application",
+        external_id=payload["external_id"],
+        row={
+            "company": payload["company"],
+            "country": payload.get("country"),
+            "contact_email": payload["contact_email"],
+            "status": payload["status"],
+            "account_id": payload.get("account_id"),
+            "created_at": crm_timestamp(payload["created_at"]),
+            "updated_at": crm_timestamp(occurred_at),
+        },
+    )
+
+
+def to_crm(event_type: str, version: int, payload: dict[str, Any], occurred_at: datetime) -> CrmWrite:
+    fn = _MAPPERS.get((event_type, version))
+    if fn is None:
+        raise MappingError(f"no mapping for {event_type} v{version}")
+    try:
+        return fn(payload, occurred_at)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MappingError(f"bad {event_type} v{version} payload: {exc}") from exc
+
+
+def known_types() -> list[tuple[str, int]]:
+    return sorted(_MAPPERS)

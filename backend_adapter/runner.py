@@ -1,0 +1,73 @@
+"""Run the relay and the puller: once (drain both), or until stopped (SIGTERM / lifespan end)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import structlog
+
+from backend_adapter import metrics
+from backend_adapter.connectors.base import CrmConnector, CrmUnavailable
+from backend_adapter.connectors.sql import SqlConnector
+from backend_adapter.puller import Puller
+from backend_adapter.relay import Relay, RelayConfig, RelayStats
+from portal.db import Database, make_engine
+from portal.events.status import sync_status
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Adapter:
+    relay: Relay
+    puller: Puller
+    db: Database
+
+    @classmethod
+    def for_urls(cls, portal_url: str, crm_url: str, *, config: RelayConfig | None = None) -> Adapter:
+        db = Database(portal_url)
+        return cls.build(db, SqlConnector(make_engine(crm_url)), config=config)
+
+    @classmethod
+    def build(cls, db: Database, connector: CrmConnector, *, config: RelayConfig | None = None) -> Adapter:
+        return cls(relay=Relay(db, connector, config=config), puller=Puller(db, connector), db=db)
+
+    def run_once(self) -> tuple[RelayStats, dict[str, int]]:
+        pushed = self.relay.drain()
+        try:
+            pulled = self.puller.pull_once()
+        except CrmUnavailable as exc:
+            log.warning("adapter.pull_unavailable", error=str(exc))
+            pulled = {}
+        self.refresh_gauges()
+        return pushed, pulled
+
+    def refresh_gauges(self) -> None:
+        with self.db.unit_of_work(write=False) as session:
+            status = sync_status(session)
+        metrics.PENDING.set(status.pending)
+        metrics.DEAD.set(status.dead)
+        metrics.OLDEST_PENDING_AGE.set(status.oldest_pending_age_s)
+
+    def run_forever(self, stop: threading.Event, *, pull_every_s: float = 5.0) -> None:
+        """Push continuously; pull every `pull_every_s`. Returns when `stop` is set."""
+        pull_thread = threading.Thread(target=self._pull_loop, args=(stop, pull_every_s), name="adapter-pull", daemon=True)
+        pull_thread.start()
+        self.relay.run_forever(stop, on_cycle=lambda _stats: None)
+        pull_thread.join(timeout=10)
+
+    def _pull_loop(self, stop: threading.Event, every_s: float) -> None:
+        while not stop.is_set():
+            try:
+                self.puller.pull_once()
+                self.refresh_gauges()
+            except CrmUnavailable as exc:
+                log.warning("adapter.pull_unavailable", error=str(exc))
+            except Exception:
+                log.exception("adapter.pull_failed")
+            stop.wait(every_s)
+
+    def close(self) -> None:
+        self.relay.connector.close()
+        self.db.dispose()

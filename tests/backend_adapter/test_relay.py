@@ -1,0 +1,154 @@
+"""The relay delivers outbox events to the CRM store exactly once in effect."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sqlalchemy import select
+
+from backend_adapter import crm_schema as crm
+from backend_adapter.connectors.base import CrmUnavailable, ItemResult, Outcome, UpsertItem
+from backend_adapter.relay import Relay, RelayConfig
+from portal import events
+from portal.accounts import service as accounts_service
+from portal.accounts.models import User
+from portal.events.models import OutboxEvent, OutboxStatus
+from portal.events.status import replay_dead, sync_status
+
+
+def _contacts(state: Any) -> dict[str, tuple[int, str, str]]:
+    with state.crm_engine.connect() as conn:
+        return {r.external_id: (r.version, r.name, r.email) for r in conn.execute(select(crm.crm_contact))}
+
+
+def _statuses(uow: Any) -> list[str]:
+    with uow() as session:
+        return [e.status.value for e in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))]
+
+
+def test_a_new_user_reaches_the_crm_as_a_contact(relay: Relay, make_user: Any, state: Any, uow: Any) -> None:
+    user = make_user("crm@example.com", name="Crm Person")
+    stats = relay.drain()
+    assert (stats.delivered, stats.dead) == (1, 0)
+    assert _contacts(state) == {user.external_id: (1, "Crm Person", "crm@example.com")}
+    assert _statuses(uow) == ["delivered"]
+
+
+def test_each_change_lands_and_the_latest_version_wins(relay: Relay, make_user: Any, state: Any, uow: Any) -> None:
+    user = make_user("v@example.com")
+    for name in ("Second", "Third"):
+        with uow() as session:
+            accounts_service.update_profile(session, actor=session.get(User, user.id), name=name, locale="en")
+    relay.drain()
+    assert _contacts(state)[user.external_id] == (3, "Third", "v@example.com")
+
+
+def test_a_repeated_delivery_changes_nothing(relay: Relay, make_user: Any, state: Any, uow: Any) -> None:
+    user = make_user("again@example.com")
+    relay.drain()
+    with uow() as session:  # as if the relay died after pushing, before recording
+        session.execute(OutboxEvent.__table__.update().values(status=OutboxStatus.PENDING, delivered_at=None))
+    stats = relay.drain()
+    assert stats.outcomes == {"unchanged": 1}
+    assert _contacts(state)[user.external_id][0] == 1
+
+
+def test_an_older_version_never_overwrites_a_newer_one(connector: Any, state: Any) -> None:
+    row = {"email": "x@example.com", "name": "New", "role": "customer", "created_at": None, "updated_at": None, "active": True}
+    from datetime import datetime
+
+    row["created_at"] = row["updated_at"] = datetime(2026, 1, 1)
+    assert connector.upsert("crm_contact", [UpsertItem("e1", 5, row)]) == [ItemResult(Outcome.CREATED)]
+    assert connector.upsert("crm_contact", [UpsertItem("e1", 3, {**row, "name": "Old"})]) == [ItemResult(Outcome.UNCHANGED)]
+    assert connector.upsert("crm_contact", [UpsertItem("e1", 6, {**row, "name": "Newer"})]) == [ItemResult(Outcome.UPDATED)]
+    assert _contacts(state)["e1"] == (6, "Newer", "x@example.com")
+
+
+def test_shuffled_and_duplicated_deliveries_end_in_the_in_order_state(connector: Any, state: Any) -> None:
+    from datetime import datetime
+
+    base = {
+        "email": "s@example.com",
+        "role": "customer",
+        "active": True,
+        "created_at": datetime(2026, 1, 1),
+        "updated_at": datetime(2026, 1, 1),
+    }
+    items = [UpsertItem(f"agg{n % 7}", v, {**base, "name": f"agg{n % 7} v{v}"}) for n in range(7) for v in range(1, 6)]
+    shuffled = items * 2
+    random.Random(7).shuffle(shuffled)
+    for start in range(0, len(shuffled), 9):
+        connector.upsert("crm_contact", shuffled[start : start + 9])
+    assert {k: v[:2] for k, v in _contacts(state).items()} == {f"agg{n}": (5, f"agg{n} v5") for n in range(7)}
+
+
+def test_a_poison_event_is_parked_dead_and_only_its_aggregate_waits(relay: Relay, make_user: Any, state: Any, uow: Any) -> None:
+    poisoned = make_user("poison@example.com")
+    healthy = make_user("healthy@example.com")
+    with uow() as session:
+        events.record(session, events.Event("contact", poisoned.external_id, 2, "contact.upserted", payload={"email": "broken"}))
+        session.get(User, poisoned.id).version = 2  # the broken event took version 2
+        accounts_service.update_profile(session, actor=session.get(User, poisoned.id), name="Waits", locale="en")
+    stats = relay.drain()
+    assert stats.dead == 1
+    contacts = _contacts(state)
+    assert contacts[healthy.external_id][0] == 1
+    assert contacts[poisoned.external_id][0] == 1  # v3 waits behind the dead v2
+    with uow() as session:
+        status = sync_status(session)
+        assert (status.dead, status.pending) == (1, 1)
+        dead = session.scalar(select(OutboxEvent).where(OutboxEvent.status == OutboxStatus.DEAD))
+        assert "payload lacks" in (dead.last_error or "")
+        # The fix: the event's payload is corrected, then replayed.
+        dead.payload = {**dead.payload, "external_id": poisoned.external_id, "role": "customer", "created_at": "2026-01-01T00:00:00+00:00"}
+        replay_dead(session)
+    stats = relay.drain()
+    assert (stats.delivered, stats.dead) == (2, 0)
+    assert _contacts(state)[poisoned.external_id][:2] == (3, "Waits")
+
+
+def test_an_unreachable_crm_keeps_events_pending_and_drains_later(state: Any, make_user: Any, uow: Any) -> None:
+    class Down:
+        capabilities = type("C", (), {"max_batch": 10})()
+
+        def upsert(self, table: str, items: list[UpsertItem]) -> list[ItemResult]:
+            raise CrmUnavailable("connection refused")
+
+        def close(self) -> None:
+            pass
+
+    make_user("later@example.com")
+    down = Relay(state.db, Down(), config=RelayConfig(base_backoff_s=0.0, max_backoff_s=0.0))  # type: ignore[arg-type]
+    stats = down.drain()
+    assert (stats.retried, stats.dead) == (1, 0)
+    with uow() as session:
+        event = session.scalar(select(OutboxEvent))
+        assert (event.status, event.attempts, event.last_error) == (OutboxStatus.PENDING, 1, "connection refused")
+    from backend_adapter.connectors.sql import SqlConnector
+
+    up = Relay(state.db, SqlConnector(state.crm_engine), config=RelayConfig(base_backoff_s=0.0, max_backoff_s=0.0))
+    assert up.drain().delivered == 1
+
+
+def test_a_leased_event_is_not_claimed_twice(state: Any, connector: Any, make_user: Any) -> None:
+    make_user("lease@example.com")
+    first = Relay(state.db, connector, relay_id="first")
+    second = Relay(state.db, connector, relay_id="second")
+    claimed = first._claim()
+    assert len(claimed) == 1
+    assert second._claim() == []
+
+
+def test_partner_applications_reach_the_crm(relay: Relay, state: Any, uow: Any) -> None:
+    from portal.partner import service as partner_service
+
+    with uow() as session:
+        partner_service.submit_application(
+            session, state.mailing, company="Acme", country="DE", contact_name="A", contact_email="a@acme.example",
+            website="", message="", locale="en", ip="1.1.1.1",
+        )  # fmt: skip
+    relay.drain()
+    with state.crm_engine.connect() as conn:
+        rows = conn.execute(select(crm.crm_partner_application.c.company, crm.crm_partner_application.c.status)).all()
+    assert [tuple(r) for r in rows] == [("Acme", "submitted")]
