@@ -61,7 +61,6 @@ class Puller:
                     break
                 cursor = page.cursor
             applied[source] = total
-        metrics.PULL_LAG.set(0)
         return applied
 
     def last_pull_at(self) -> datetime | None:

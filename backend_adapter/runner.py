@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import structlog
 
-from backend_adapter import metrics
+from backend_adapter.connectors import connector_for
 from backend_adapter.connectors.base import CrmConnector, CrmUnavailable
-from backend_adapter.connectors.sql import SqlConnector
 from backend_adapter.puller import Puller
 from backend_adapter.relay import Relay, RelayConfig, RelayStats
-from portal.db import Database, make_engine
+from portal.db import Database
 from portal.events.status import sync_status
+from portal.metrics import refresh_sync_gauges
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +27,7 @@ class Adapter:
     @classmethod
     def for_urls(cls, portal_url: str, crm_url: str, *, config: RelayConfig | None = None) -> Adapter:
         db = Database(portal_url)
-        return cls.build(db, SqlConnector(make_engine(crm_url)), config=config)
+        return cls.build(db, connector_for(crm_url), config=config)
 
     @classmethod
     def build(cls, db: Database, connector: CrmConnector, *, config: RelayConfig | None = None) -> Adapter:
@@ -46,9 +46,7 @@ class Adapter:
     def refresh_gauges(self) -> None:
         with self.db.unit_of_work(write=False) as session:
             status = sync_status(session)
-        metrics.PENDING.set(status.pending)
-        metrics.DEAD.set(status.dead)
-        metrics.OLDEST_PENDING_AGE.set(status.oldest_pending_age_s)
+        refresh_sync_gauges(status)
 
     def run_forever(self, stop: threading.Event, *, pull_every_s: float = 5.0) -> None:
         """Push continuously; pull every `pull_every_s`. Returns when `stop` is set."""

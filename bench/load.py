@@ -412,8 +412,11 @@ def summarise(kind: str, results: list[WrkResult]) -> dict[str, Any]:
 # -- report ------------------------------------------------------------------------------------------
 def print_report(summaries: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print()
+    rounds = f"; {args.rounds} interleaved rounds (req/s over all of them, median p50/p99)" if args.rounds > 1 else ""
+    pg = "not pinned" if args.pg_cpu == "none" else f"CPU {args.pg_cpu}"
     print(
-        f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency (CPU {CLIENT_CPU}); uvicorn, 1 worker (CPU {SERVER_CPU})"
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency (CPU {CLIENT_CPU}); "
+        f"uvicorn, 1 worker (CPU {SERVER_CPU}); PostgreSQL {pg}{rounds}"
     )
     header = f"{'db':<11} {'target':<16} {'bytes':>6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'÷ json':>7} {'÷ page':>7}  errors"
     print(header)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import datetime
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from portal.db import utcnow
+from portal.events.status import SyncStatus, sync_status
 
 REQUESTS = Counter("portal_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -17,6 +22,23 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+# CRM sync figures, read from the database at scrape time so every node reports them.
+OUTBOX_PENDING = Gauge("portal_outbox_pending", "Outbox events waiting for delivery to the CRM store")
+OUTBOX_DEAD = Gauge("portal_outbox_dead", "Outbox events parked as dead")
+OUTBOX_OLDEST_PENDING_AGE = Gauge("portal_outbox_oldest_pending_age_seconds", "Age of the oldest pending outbox event")
+PULL_LAG = Gauge("portal_crm_pull_lag_seconds", "Seconds since the last pull from the CRM store (-1: never)")
+
+
+def refresh_sync_gauges(status: SyncStatus) -> None:
+    OUTBOX_PENDING.set(status.pending)
+    OUTBOX_DEAD.set(status.dead)
+    OUTBOX_OLDEST_PENDING_AGE.set(status.oldest_pending_age_s)
+    if status.last_pull_at is None:
+        PULL_LAG.set(-1)
+    else:
+        PULL_LAG.set(max(0.0, (utcnow() - datetime.fromisoformat(status.last_pull_at)).total_seconds()))
 
 
 def _route_template(scope: Scope) -> str:
@@ -65,4 +87,14 @@ class MetricsMiddleware:
 
 
 async def endpoint(request: Request) -> Response:
+    state = request.app.state.portal
+
+    def read_status() -> SyncStatus:
+        with state.db.unit_of_work(write=False) as session:
+            return sync_status(session)
+
+    try:
+        refresh_sync_gauges(await asyncio.to_thread(read_status))
+    except Exception:  # the scrape still answers; /readyz reports the database
+        OUTBOX_PENDING.set(-1)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

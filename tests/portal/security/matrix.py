@@ -144,6 +144,8 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/staff/applications/{application_id}", "POST"): _objects(
         "application_id", {"application": only(*STAFF_ROLES, result="invalid"), "missing": NOBODY}, decision="maybe"
     ),
+    ("/staff/sync", "GET"): (Case(only(*STAFF_ROLES)),),
+    ("/staff/sync/replay", "POST"): (Case(only(*STAFF_ROLES)), Case(only(*STAFF_ROLES), form={"event_id": "999999"}, label="one event")),
     # Only admins (de)activate users; admins are not tenant-bound, but never act on themselves.
     ("/staff/users/{user_id}/active", "POST"): _objects(
         "user_id", {"user:C-B": only(ADMIN), "user:P-Y": only(ADMIN), "self": NOBODY, "missing": NOBODY}, active="1"

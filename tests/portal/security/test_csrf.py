@@ -10,20 +10,19 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from portal.app import routes as portal_routes
 from portal.security.models import WebSession
 from tests.portal.security import matrix
 from tests.portal.security.conftest import World
 from tests.portal.security.helpers import is_unsafe, outcome, route_methods, snapshot
-from tests.portal.security.test_authorization_matrix import _template, app_route_methods
+from tests.portal.security.test_authorization_matrix import ROUTES, _template
 
 # Unsafe endpoints allowed to skip the CSRF check: only ones authenticated by a signature or
 # a bearer token (the Stripe webhook, /api/v1), each listed here by hand. None exist today.
 CSRF_EXEMPT: frozenset[tuple[str, str]] = frozenset()
 
 PENDING = "signed in with a password, code owed"
-UNSAFE_ROUTES = [(path, method) for path, method in app_route_methods(portal_routes()) if is_unsafe(method)]
-GET_ROUTES = [(path, method) for path, method in app_route_methods(portal_routes()) if method == "GET"]
+UNSAFE_ROUTES = [(path, method) for path, method in ROUTES if is_unsafe(method)]
+GET_ROUTES = [(path, method) for path, method in ROUTES if method == "GET"]
 
 
 def _specs(app: Any) -> list[tuple[str, str, Any]]:

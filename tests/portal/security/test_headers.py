@@ -11,12 +11,11 @@ import pytest
 from starlette.routing import Route
 
 from portal.app import create_app
-from portal.app import routes as portal_routes
 from portal.settings import Settings
 from tests.conftest import PASSWORD, WebClient
 from tests.portal.security import matrix
 from tests.portal.security.conftest import World
-from tests.portal.security.test_authorization_matrix import app_route_methods
+from tests.portal.security.test_authorization_matrix import ROUTES
 
 CSP_MUST = ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "default-src 'self'")
 
@@ -55,7 +54,7 @@ def assert_security_headers(response: Any, *, https: bool = False) -> None:
 
 def _every_route(world: World) -> Iterator[Any]:
     """Each route and method (params filled), as the guest and as a role the route serves; unsafe methods without a token (the 403 page)."""
-    for path, method in app_route_methods(portal_routes()):
+    for path, method in ROUTES:
         for case in matrix.MATRIX[(path, method)]:
             roles = [matrix.GUEST, *[r for r in matrix.SIGNED_IN_ROLES if case.expect[r] == "ok"][:1]]
             for role in roles:
