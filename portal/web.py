@@ -33,6 +33,7 @@ from portal.db import utcnow
 from portal.errors import DomainError, Forbidden, LoginRequired, NotFound, RateLimited
 from portal.i18n import HTML_LANG, LANGUAGE_NAMES, LOCALES, Translator, negotiate, normalise_locale
 from portal.security import sessions
+from portal.security.audit import audit
 from portal.security.models import WebSession
 from portal.security.tokens import random_token
 
@@ -284,6 +285,7 @@ def _handle(fn: Callable[[Ctx], Response], spec: ViewSpec, request: Request, for
             if ctx.session_row is not None and not sa_inspect(ctx.session_row).persistent:
                 ctx.session_row, ctx.user = None, None
             ctx._cookies = [c for c in ctx._cookies if c[0] != sessions.COOKIE_NAME]
+            _audit_denial(ctx, exc)
             response = error_response(ctx, exc)
         _touch_session(ctx, write)
         _finish(ctx, response)
@@ -336,6 +338,28 @@ def _dispatch(fn: Callable[[Ctx], Response], spec: ViewSpec, ctx: Ctx) -> Respon
             ctx.flash(ctx._("Set up two-factor sign-in to continue."), "info")
             return ctx.redirect("/account/2fa")
     return fn(ctx)
+
+
+def _audit_denial(ctx: Ctx, exc: DomainError) -> None:
+    """Refused forms (CSRF) and refused access go to the audit log: who, what, when, where."""
+    if isinstance(exc, Forbidden) and str(exc) == "csrf":
+        action = "csrf.rejected"
+    elif isinstance(exc, NotFound) and ctx.user is not None:
+        action = "access.denied"  # a foreign or missing record, or a page of another audience
+    else:
+        return
+    user = ctx.user
+    details = {
+        "actor_user_id": user.id if user else None,
+        "actor_email": user.email if user else None,
+        "target": f"{ctx.request.method} {ctx.request.url.path}"[:200],
+        "ip": ctx.ip,
+    }
+    if ctx.db.info.get("writable"):
+        audit(ctx.db, action, **details)  # type: ignore[arg-type]
+    else:
+        with ctx.state.db.unit_of_work() as writer:  # a GET's own transaction is read-only
+            audit(writer, action, **details)  # type: ignore[arg-type]
 
 
 def error_response(ctx: Ctx, exc: DomainError) -> Response:

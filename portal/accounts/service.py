@@ -150,6 +150,11 @@ def register_customer(
     ratelimit.hit(db, ratelimit.EMAIL_ACTION_IP, f"register:{ip}")
     existing = find_by_email(db, values["email"])
     if existing is not None:
+        # Same cost as a new registration, so timing does not tell that the address is known.
+        hash_password(values["password"])
+        if not _under_mail_cap(db, f"register:{existing.id}"):
+            audit(db, "register.existing_email_capped", target=existing.email, ip=ip)
+            return
         queue_email(
             db,
             mailing.composer,

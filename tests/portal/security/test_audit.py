@@ -124,3 +124,20 @@ def test_refused_actions_leave_no_misleading_success_events(world: World) -> Non
     response = partner.post(f"/account/colleagues/{world.ids['user:P-Y']}/remove", data={"csrf_token": world.token(matrix.PARTNER_X)})
     assert response.status_code == 404
     assert events(world, "colleague.removed") == []
+
+
+def test_denials_and_refused_forms_are_audited(client: Any, make_user: Any, make_account: Any, uow: Any) -> None:
+    from sqlalchemy import select
+
+    from portal.accounts.models import Role
+    from portal.security.models import AuditEvent
+
+    make_account("C-1")
+    make_user("member@one.example", Role.CUSTOMER, account_id="C-1")
+    client.login("member@one.example")
+    assert client.get("/staff").status_code == 404
+    assert client.post("/account/profile", data={"name": "x", "locale": "en"}).status_code == 403
+    with uow() as session:
+        rows = [(r.action, r.actor_email, r.target) for r in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert ("access.denied", "member@one.example", "GET /staff") in rows
+    assert ("csrf.rejected", "member@one.example", "POST /account/profile") in rows
