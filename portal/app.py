@@ -48,7 +48,11 @@ async def readyz(request: Request) -> Response:
 
     def check() -> dict[str, str]:
         results = {}
+        if state.crm_engine is None:
+            results["crm_db"] = "ok"  # an HTTP API: its health is the adapter's (see /metrics)
         for name, engine in (("portal_db", state.db.engine), ("crm_db", state.crm_engine)):
+            if engine is None:
+                continue
             try:
                 with engine.connect() as conn:
                     conn.execute(text("SELECT 1"))
@@ -85,10 +89,12 @@ def routes() -> list[BaseRoute]:
 
 def _start_adapter(state: AppState, stop: threading.Event) -> threading.Thread:
     """The backend adapter in a thread of this process (the embedded default, `make run`)."""
+    from backend_adapter.connectors import connector_for
     from backend_adapter.connectors.sql import SqlConnector
     from backend_adapter.runner import Adapter
 
-    worker = Adapter.build(state.db, SqlConnector(state.crm_engine))
+    connector = SqlConnector(state.crm_engine) if state.crm_engine is not None else connector_for(state.settings.crm_database_url)
+    worker = Adapter.build(state.db, connector)
 
     def run() -> None:
         try:
@@ -125,7 +131,8 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
             if adapter_thread is not None:
                 await asyncio.to_thread(adapter_thread.join, 15)
             state.db.dispose()
-            state.crm_engine.dispose()
+            if state.crm_engine is not None:
+                state.crm_engine.dispose()
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return page_render(state, request, "errors/404.html", 404)

@@ -39,16 +39,20 @@ def serve(host: str, port: int, workers: int) -> None:
 def migrate() -> None:
     """Bring both databases to the latest schema."""
     from portal.db import make_engine
-    from portal.migrate import migrate_all
+    from portal.migrate import migrate_all, upgrade_portal
 
     settings = load_settings()
     portal_engine = make_engine(settings.database_url)
-    crm_engine = make_engine(settings.crm_database_url)
     click.echo("Migrating the portal database …")
-    click.echo("Creating the CRM store schema where missing …")
-    migrate_all(portal_engine, crm_engine)
+    if settings.crm_is_http:
+        upgrade_portal(portal_engine)
+        click.echo("The CRM is reached over HTTP: its schema is the CRM team's, nothing to create.")
+    else:
+        crm_engine = make_engine(settings.crm_database_url)
+        click.echo("Creating the CRM store schema where missing …")
+        migrate_all(portal_engine, crm_engine)
+        crm_engine.dispose()
     portal_engine.dispose()
-    crm_engine.dispose()
     click.echo("Both databases are up to date.")
 
 
@@ -58,6 +62,8 @@ def seed_demo() -> None:
     from portal.demo import seed
 
     settings = load_settings()
+    if settings.crm_is_http:
+        raise click.ClickException("seed-demo writes demo data straight into a SQL CRM store; CRM_DATABASE_URL is an HTTP API")
     report = seed(settings, echo=click.echo)
     click.echo(json.dumps(report))
 

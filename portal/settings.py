@@ -49,6 +49,11 @@ class Settings:
         return self.base_url.startswith("https://")
 
     @property
+    def crm_is_http(self) -> bool:
+        """The CRM is reached through its HTTP API (the adapter's `http` connector), not SQL."""
+        return self.crm_database_url.lower().startswith(("http://", "https://"))
+
+    @property
     def maildir(self) -> Path:
         return self.data_dir / "mail"
 

@@ -26,7 +26,7 @@ from portal.templating import make_environment
 class AppState:
     settings: Settings
     db: Database
-    crm_engine: Engine
+    crm_engine: Engine | None  # None when the CRM is reached over HTTP
     catalogues: Catalogues
     templates: Jinja2Templates
     signer: LinkSigner
@@ -44,7 +44,7 @@ class AppState:
 
 def build_state(settings: Settings) -> AppState:
     db = Database(settings.database_url)
-    crm_engine = make_engine(settings.crm_database_url)
+    crm_engine = None if settings.crm_is_http else make_engine(settings.crm_database_url)
     catalogues = Catalogues()
     env = make_environment(settings.templates_dir)
     signer = LinkSigner(settings.secret_key)

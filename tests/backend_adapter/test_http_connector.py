@@ -267,7 +267,10 @@ def test_a_row_json_cannot_carry_is_permanent_and_its_neighbours_are_sent(connec
 
 def test_an_unknown_table_is_permanent_but_a_wrong_base_url_is_not(connector: HttpConnector, crm_api: FakeCrmHttp) -> None:
     [result] = connector.upsert("crm_nonexistent", [UpsertItem("e1", 1, ROW)])
-    assert (result.outcome, result.error) == (Outcome.PERMANENT, "rejected by the CRM API (404): unknown_table: no writable table crm_nonexistent")
+    assert (result.outcome, result.error) == (
+        Outcome.PERMANENT,
+        "rejected by the CRM API (404): unknown_table: no writable table crm_nonexistent",
+    )
     misconfigured = HttpConnector(crm_api.url + "/wrong", crm_api.token, timeout_s=TIMEOUT_S)
     try:
         with pytest.raises(CrmUnavailable, match="check CRM_DATABASE_URL"):
@@ -287,7 +290,8 @@ def test_a_wrong_token_keeps_events_pending_not_dead(state: Any, make_user: Any,
     assert (stats.retried, stats.dead) == (1, 0)
     [event] = _outbox(uow)
     assert event.status is OutboxStatus.PENDING
-    assert "401" in (event.last_error or "") and "CRM_API_TOKEN" in (event.last_error or "")
+    assert "401" in (event.last_error or "")
+    assert "CRM_API_TOKEN" in (event.last_error or "")
     assert crm_api.unauthorized == 1
     assert crm_api.rows("crm_contact") == {}
     fixed = HttpConnector(crm_api.url, crm_api.token, timeout_s=TIMEOUT_S)
@@ -343,7 +347,14 @@ def test_max_requests_per_s_paces_real_requests(crm_api: FakeCrmHttp) -> None:
 
 # -- the change feed ----------------------------------------------------------------------------------
 def _account(account_id: str, at: datetime) -> dict[str, Any]:
-    return {"account_id": account_id, "kind": "partner", "name": f"Partner {account_id}", "tier": "silver", "country": "SG", "updated_at": at}
+    return {
+        "account_id": account_id,
+        "kind": "partner",
+        "name": f"Partner {account_id}",
+        "tier": "silver",
+        "country": "SG",
+        "updated_at": at,
+    }
 
 
 def test_changes_since_pages_by_the_cursor(connector: HttpConnector, crm_api: FakeCrmHttp) -> None:

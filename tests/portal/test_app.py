@@ -51,3 +51,24 @@ def test_home_page_leads_to_the_main_tasks(client: Any) -> None:
         'href="/partner/apply"',
     ):
         assert link in page
+
+
+def test_an_http_crm_needs_no_crm_database(settings: Any, tmp_path: Any) -> None:
+    from dataclasses import replace
+
+    from click.testing import CliRunner
+    from starlette.testclient import TestClient
+
+    from portal.app import create_app
+    from portal.cli import main
+
+    http_settings = replace(settings, crm_database_url="https://crm.example/api")
+    with TestClient(create_app(http_settings, background=False)) as web:
+        assert web.get("/readyz").json() == {"status": "ok", "crm_db": "ok", "portal_db": "ok"}
+    env = {"DATABASE_URL": settings.database_url, "CRM_DATABASE_URL": "https://crm.example/api", "DATA_DIR": str(tmp_path)}
+    migrated = CliRunner().invoke(main, ["migrate"], env=env)
+    assert migrated.exit_code == 0, migrated.output
+    assert "nothing to create" in migrated.output
+    seeded = CliRunner().invoke(main, ["seed-demo"], env=env)
+    assert seeded.exit_code != 0
+    assert "HTTP API" in seeded.output

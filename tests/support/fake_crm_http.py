@@ -178,7 +178,9 @@ class FakeCrmHttp:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), self.token.encode()):
                 self.unauthorized += 1
-                return _error(401, "invalid_token", "bearer token missing or wrong", {"WWW-Authenticate": 'Bearer error="invalid_token"'}), None
+                return _error(
+                    401, "invalid_token", "bearer token missing or wrong", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                ), None
             if self._rate_limits:
                 return _error(429, "rate_limited", "too many requests", {"Retry-After": self._rate_limits.popleft()}), None
             failure = self._failures.popleft() if self._failures else None
@@ -208,7 +210,10 @@ class FakeCrmHttp:
             if self.all_or_none and any(problems):
                 first = next(p for p in problems if p)
                 return _error(400, first.code, f"batch rejected: {first.message}")
-            results = [self._apply(table, item) if problem is None else _item_error(item, problem) for item, problem in zip(items, problems, strict=True)]
+            results = [
+                self._apply(table, item) if problem is None else _item_error(item, problem)
+                for item, problem in zip(items, problems, strict=True)
+            ]
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if late_failure is not None:
@@ -223,7 +228,9 @@ class FakeCrmHttp:
         unknown = set(item["fields"]) - {c.name for c in columns}
         if unknown:
             return _Rejection("invalid_field", f"unknown fields: {', '.join(sorted(unknown))}", False, None)
-        missing = [c.name for c in columns if not c.nullable and c.name not in ("external_id", "version") and item["fields"].get(c.name) is None]
+        missing = [
+            c.name for c in columns if not c.nullable and c.name not in ("external_id", "version") and item["fields"].get(c.name) is None
+        ]
         if missing:
             return _Rejection("invalid_field", f"required: {', '.join(missing)}", False, None)
         return None
