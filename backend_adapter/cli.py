@@ -126,9 +126,13 @@ def reconcile(ctx: click.Context, as_json: bool, limit: int) -> None:
     """Compare the CRM store with what the portal says it should hold.
 
     Per CRM table: counts, content hashes, and the external ids missing in the CRM, extra
-    in the CRM, or with another version or content. Exit code 0 when in sync, 1 on drift.
+    in the CRM, or with another version or content. Exit code 0 when in sync, 1 on drift,
+    2 when it cannot compare (an HTTP CRM: its tables are not readable from here).
     """
     settings = load_settings()
+    if settings.crm_database_url.lower().startswith(("http://", "https://")):
+        click.echo("reconcile reads the CRM store's tables over SQL; CRM_DATABASE_URL is an HTTP API", err=True)
+        ctx.exit(2)
     db = Database(settings.database_url)
     crm_engine = make_engine(settings.crm_database_url)
     try:

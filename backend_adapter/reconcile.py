@@ -9,6 +9,9 @@ Per CRM table (an "entity") the report gives both counts, a content hash of each
 drift: external ids the CRM lacks (`missing`), rows the portal never sent (`extra`), and rows
 whose version or pushed fields differ (`mismatched`). The hash covers the sorted
 (external_id, version, field…) tuples of the fields the mapping pushes, datetimes as naive UTC.
+
+The two stores are read one after the other, not in one snapshot: with a relay running, a
+record changed in between can show as drift once. Re-run, or compare while the relay is idle.
 """
 
 from __future__ import annotations

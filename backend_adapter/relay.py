@@ -147,16 +147,26 @@ class Relay:
         if session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=OutboxEvent)
         chosen = list(heads)
+        last_seq = {(h.aggregate_type, h.aggregate_id): h.seq for h in heads}
         stopped: set[tuple[str, str]] = set()
         for row in session.scalars(stmt):
             key = (row.aggregate_type, row.aggregate_id)
-            if key not in keys or key in stopped:
+            if key not in keys or key in stopped or row.seq < last_seq[key]:
                 continue
             lease_free = row.locked_until is None or row.locked_until < now
-            if row.status is not OutboxStatus.PENDING or row.next_attempt_at > now or not lease_free or len(chosen) >= limit:
+            # Consecutive only: a row skipped by SKIP LOCKED leaves a gap, and nothing may pass it.
+            consecutive = row.seq == last_seq[key] + 1
+            if (
+                not consecutive
+                or row.status is not OutboxStatus.PENDING
+                or row.next_attempt_at > now
+                or not lease_free
+                or len(chosen) >= limit
+            ):
                 stopped.add(key)
                 continue
             chosen.append(row)
+            last_seq[key] = row.seq
         return chosen
 
     # -- delivering -------------------------------------------------------------------------

@@ -36,6 +36,10 @@ PULLED_KEYS: dict[str, tuple[str, ...]] = {
 class SqlConnector:
     def __init__(self, engine: Engine, *, max_batch: int = 500) -> None:
         self.engine = engine
+        # SQLite: upserts take the write lock up front (BEGIN IMMEDIATE, which waits under the
+        # busy timeout). A deferred transaction that reads the versions and then writes fails at
+        # once with "database is locked" when another writer got in between.
+        self._write_engine = engine.execution_options(sqlite_begin="IMMEDIATE") if engine.dialect.name == "sqlite" else engine
         self.capabilities = Capabilities(max_batch=max_batch, tables=PUSHED_TABLES)
 
     def _table(self, name: str) -> Table:
@@ -46,7 +50,7 @@ class SqlConnector:
             return [ItemResult(Outcome.PERMANENT, f"unknown table {table}") for _ in items]
         target = self._table(table)
         try:
-            with self.engine.begin() as conn:
+            with self._write_engine.begin() as conn:
                 ids = [item.external_id for item in items]
                 before = dict(conn.execute(select(target.c.external_id, target.c.version).where(target.c.external_id.in_(ids))).all())
                 rows = [{**item.row, "external_id": item.external_id, "version": item.version} for item in items]

@@ -115,7 +115,7 @@ def test_an_unmappable_latest_event_falls_back_to_the_previous_state(relay: Rela
 def test_datetimes_compare_as_naive_utc() -> None:
     aware = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     assert normalise(aware) == normalise(datetime(2026, 3, 1, 12, 0)) == "2026-03-01 12:00:00.000000"
-    assert normalise(aware.astimezone(UTC).replace(tzinfo=None) + timedelta(microseconds=5)).endswith(".000005")
+    assert normalise(datetime(2026, 3, 1, 12, 0, 0, 5)).endswith(".000005")
     taipei = timezone(timedelta(hours=8))
     assert normalise(datetime(2026, 3, 2, 4, 0, tzinfo=taipei)) == "2026-03-01 20:00:00.000000"
 
@@ -146,6 +146,13 @@ def test_cli_exit_codes_and_json(settings: Any, relay: Relay, make_user: Any, st
     assert text.exit_code == 1
     assert f"mismatched: {user.external_id}" in text.output
     assert "drift found" in text.output
+
+
+def test_cli_refuses_an_http_crm(settings: Any) -> None:
+    env = {**_env(settings), "CRM_DATABASE_URL": "https://crm.example/api", "CRM_API_TOKEN": "t"}
+    result = CliRunner().invoke(main, ["adapter", "reconcile", "--json"], env=env)
+    assert result.exit_code == 2
+    assert "HTTP API" in result.output
 
 
 def test_run_reads_relay_tuning_from_the_environment() -> None:
