@@ -69,14 +69,10 @@ test: deps system-deps lint typecheck check-migrations ## everything CI runs: li
 	@rm -f .coverage .coverage.*
 	@echo "==> Test suite on SQLite"
 	@PORTAL_TEST_DB=sqlite $(PY) -m pytest tests -q -p no:cacheprovider --cov --cov-report= --cov-fail-under=0
-	@mv .coverage .coverage.sqlite
 	@echo "==> Test suite on PostgreSQL 15 (throwaway cluster)"
-	@PORTAL_TEST_DB=postgresql $(PY) -m pytest tests -q -p no:cacheprovider --cov --cov-report= --cov-fail-under=0
-	@mv .coverage .coverage.postgresql
+	@PORTAL_TEST_DB=postgresql $(PY) -m pytest tests -q -p no:cacheprovider --cov --cov-append --cov-report= --cov-fail-under=0
 	@echo "==> Browser tests (Debian chromium)"
-	@$(PY) -m pytest e2e -q -p no:cacheprovider --cov --cov-report= --cov-fail-under=0
-	@mv .coverage .coverage.e2e
-	@$(VENV)/bin/coverage combine -q .coverage.sqlite .coverage.postgresql .coverage.e2e
+	@$(PY) -m pytest e2e -q -p no:cacheprovider --cov --cov-append --cov-report= --cov-fail-under=0
 	@echo "==> Coverage (branch)"
 	@$(VENV)/bin/coverage report --skip-covered --sort=cover --fail-under=0 | tail -n 25
 	@$(VENV)/bin/coverage report --fail-under=85 --format=total >/dev/null || { echo "Coverage is below the 85 % floor"; exit 1; }

@@ -190,7 +190,7 @@ def parse_wrk(output: str, target: str, url: str) -> WrkResult:
     )
 
 
-def run_wrk(url: str, *, seconds: float, connections: int, threads: int, headers: dict[str, str]) -> str:
+def run_wrk(url: str, *, seconds: int, connections: int, threads: int, headers: dict[str, str]) -> str:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
@@ -305,8 +305,8 @@ def bench_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str,
     data_dir = work / kind
     data_dir.mkdir()
     servers: list[Server] = []
-    try:
-        with database_urls(kind, data_dir, args.pg_cpu) as (portal_url, crm_url):
+    with database_urls(kind, data_dir, args.pg_cpu) as (portal_url, crm_url):
+        try:
             env = portal_env(portal_url, crm_url, data_dir)
             say("  migrating and seeding the demo data …")
             portal_cli(env, "migrate")
@@ -359,9 +359,10 @@ def bench_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str,
                     rounds[name].append(result)
             results = [combine(runs) for runs in rounds.values()]
             return summarise(kind, results)
-    finally:
-        for server in reversed(servers):
-            server.stop()
+        finally:
+            # Servers first, then the database they are connected to.
+            for server in reversed(servers):
+                server.stop()
 
 
 def combine(runs: list[WrkResult]) -> WrkResult:
@@ -451,8 +452,8 @@ def machine_facts() -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per target (default 10)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per target (default 2; 0 = none)")
+    parser.add_argument("--duration", type=int, default=10, help="whole seconds measured per target (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per target (default 2; 0 = none)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1; wrk has one CPU)")
     parser.add_argument(
