@@ -124,7 +124,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         write_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(url) else self.engine
-        self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
+        # PostgreSQL reads run in autocommit: no BEGIN/ROLLBACK round trips for a GET, whose
+        # transaction would be rolled back anyway (each statement still sees a consistent snapshot).
+        read_bind = self.engine if is_sqlite(url) else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read = sessionmaker(bind=read_bind, expire_on_commit=False)
         self._write = sessionmaker(bind=write_bind, expire_on_commit=False)
         self._after_commit: list[Callable[[Session], None]] = []
 
