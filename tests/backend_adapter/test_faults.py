@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 from backend_adapter import crm_schema as crm
 from backend_adapter.connectors.base import ItemResult, Outcome, UpsertItem
 from backend_adapter.connectors.sql import SqlConnector
+from backend_adapter.crm_schema import create_crm_schema
 from backend_adapter.reconcile import reconcile
 from backend_adapter.relay import Relay, RelayConfig, RelayStats
 from portal import events
@@ -368,17 +369,18 @@ def test_relay_killed_twenty_times_under_steady_writes_loses_nothing(
     assert reclaimed > 0
 
 
-def test_a_busy_sqlite_crm_store_makes_an_upsert_wait_not_fail(state: Any, backend: str) -> None:
+def test_a_busy_sqlite_crm_store_makes_an_upsert_wait_not_fail(tmp_path: Path) -> None:
     """Another CRM writer holds the write lock and commits meanwhile: the upsert waits for the
     lock (BEGIN IMMEDIATE) instead of failing with "database is locked" (found by the test above:
     a deferred read-then-write transaction could not wait)."""
-    if backend != "sqlite":
-        pytest.skip("SQLite's single-writer lock")
-    connector = SqlConnector(state.crm_engine)
+    # Its own SQLite CRM store, whichever database this suite runs on: the lock is SQLite's.
+    engine = make_engine(f"sqlite:///{tmp_path / 'crm.db'}")
+    create_crm_schema(engine)
+    connector = SqlConnector(engine)
     locked, release = threading.Event(), threading.Event()
 
     def other_writer() -> None:
-        with state.crm_engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+        with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
             conn.execute(crm.crm_account.insert().values(account_id="ERP-1", kind="customer", name="ERP", updated_at=datetime(2026, 1, 1)))
             locked.set()
             release.wait(5)
@@ -396,6 +398,7 @@ def test_a_busy_sqlite_crm_store_makes_an_upsert_wait_not_fail(state: Any, backe
         release.set()
         timer.join(timeout=5)
         thread.join(timeout=10)
+        engine.dispose()
 
 
 # -- 2. CRM store unreachable --------------------------------------------------------------------
