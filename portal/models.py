@@ -1,6 +1,7 @@
 """Every portal model imported in one place, so `Base.metadata` is complete (Alembic, tests)."""
 
 from portal.accounts import models as accounts_models
+from portal.customer import models as customer_models
 from portal.db import Base
 from portal.events import models as events_models
 from portal.mail import models as mail_models
@@ -9,4 +10,4 @@ from portal.security import models as security_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "events_models", "mail_models", "metadata", "partner_models", "security_models"]
+__all__ = ["accounts_models", "customer_models", "events_models", "mail_models", "metadata", "partner_models", "security_models"]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, or_, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, false, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -28,9 +29,17 @@ PULLED_KEYS: dict[str, tuple[str, ...]] = {
     "crm_order": ("order_number",),
     "crm_serial": ("serial",),
     "crm_invoice": ("invoice_number",),
+    # Composite keys: the cursor key is a JSON array of the key values (see `changes_since`).
+    "crm_order_line": ("order_number", "line_no"),
+    "crm_sales_target": ("partner_account_id", "period", "sku"),
     "crm_rma": ("external_id",),
     "crm_rma_event": ("external_id",),
 }
+
+# A NULL updated_at (allowed in crm_order_line and crm_sales_target) counts as this instant:
+# such rows sort first and are read by the first full pull (and by any pull whose cursor is
+# still at the epoch). A later change to such a row must set updated_at to be seen again.
+EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 - CRM timestamps are naive UTC by contract
 
 
 class SqlConnector:
@@ -87,18 +96,20 @@ class SqlConnector:
         return results
 
     def changes_since(self, table: str, cursor: Cursor, *, limit: int) -> ChangePage:
+        """Rows after the cursor in (updated_at, key...) order.
+
+        A single-column key travels in `Cursor.key` as its text; a composite key as a JSON
+        array of its values (typed, and unambiguous whatever the values contain).
+        """
         target = self._table(table)
         key_cols = [target.c[k] for k in PULLED_KEYS.get(table, tuple(c.name for c in target.primary_key.columns))]
-        key_expr = key_cols[0]
+        stamp: ColumnElement[datetime] = target.c.updated_at
+        if target.c.updated_at.nullable:
+            stamp = func.coalesce(target.c.updated_at, EPOCH)
         stmt = select(target)
         if cursor.updated_at is not None:
-            stmt = stmt.where(
-                or_(
-                    target.c.updated_at > cursor.updated_at,
-                    and_(target.c.updated_at == cursor.updated_at, key_expr > cursor.key),
-                )
-            )
-        stmt = stmt.order_by(target.c.updated_at, *key_cols).limit(limit)
+            stmt = stmt.where(or_(stamp > cursor.updated_at, and_(stamp == cursor.updated_at, _after_key(key_cols, cursor.key))))
+        stmt = stmt.order_by(stamp, *key_cols).limit(limit)
         try:
             with self.engine.connect() as conn:
                 rows = [dict(r._mapping) for r in conn.execute(stmt)]
@@ -107,7 +118,9 @@ class SqlConnector:
         if not rows:
             return ChangePage(rows=[], cursor=cursor)
         last = rows[-1]
-        return ChangePage(rows=rows, cursor=Cursor(updated_at=_as_datetime(last["updated_at"]), key=str(last[key_expr.name])))
+        key = str(last[key_cols[0].name]) if len(key_cols) == 1 else json.dumps([last[c.name] for c in key_cols])
+        updated_at = _as_datetime(last["updated_at"])
+        return ChangePage(rows=rows, cursor=Cursor(updated_at=EPOCH if updated_at is None else updated_at, key=key))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -121,6 +134,19 @@ def _last_version_wins(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if current is None or current["version"] < row["version"]:
             best[row["external_id"]] = row
     return list(best.values())
+
+
+def _after_key(key_cols: list[Any], key: str) -> ColumnElement[bool]:
+    """Key columns strictly after the cursor key, compared column by column (lexicographic)."""
+    if len(key_cols) == 1:
+        return key_cols[0] > key  # type: ignore[no-any-return]
+    if not key:
+        return true()
+    values = json.loads(key)
+    clause: ColumnElement[bool] = false()
+    for index in reversed(range(len(key_cols))):
+        clause = or_(key_cols[index] > values[index], and_(key_cols[index] == values[index], clause))
+    return clause
 
 
 def _as_datetime(value: Any) -> datetime | None:

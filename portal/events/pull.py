@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 PullHandler = Callable[[Session, list[dict[str, Any]]], int]
 
 # Domain modules that register handlers; imported by name so the adapter needs no domain import.
-HANDLER_MODULES = ("portal.accounts.sync",)
+HANDLER_MODULES = ("portal.accounts.sync", "portal.customer.sync", "portal.partner.sync")
 
 _HANDLERS: dict[str, PullHandler] = {}
 

@@ -39,3 +39,17 @@ class PartnerApplication(Base):
     # The partner account created on approval.
     account_id: Mapped[str | None] = mapped_column(ForeignKey("account.account_id"))
     created_at: Mapped[datetime]
+
+
+class SalesTarget(Base):
+    """Read copy of crm_sales_target: a partner's target for one SKU in one month."""
+
+    __tablename__ = "sales_target"
+
+    partner_account_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    sku: Mapped[str] = mapped_column(String(40), primary_key=True)
+    target_units: Mapped[int] = mapped_column(Integer)
+    target_revenue_cents: Mapped[int] = mapped_column(Integer)
+    # NULL in the CRM until its writer stamps it.
+    updated_at: Mapped[datetime | None]

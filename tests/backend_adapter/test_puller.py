@@ -26,7 +26,7 @@ def test_an_account_written_by_the_erp_appears_after_one_pull(state: Any, connec
     puller = Puller(state.db, connector, page_size=2)
     for n in range(5):
         _write_account(state, f"P-{n}", f"Partner {n}", "silver", datetime(2026, 11, 1, 9, 0, n))
-    assert puller.pull_once() == {"crm_account": 5}
+    assert {source: n for source, n in puller.pull_once().items() if n} == {"crm_account": 5}
     with uow() as session:
         assert session.get(Account, "P-3").name == "Partner 3"
     # Re-pulling re-reads only the overlap and changes nothing.

@@ -1,0 +1,103 @@
+"""Read copies of CRM-owned customer data (products, orders, serials, invoices).
+
+Keys are the CRM's; rows are upserted by the puller's handlers (portal.customer.sync) and
+never edited by the portal. E-mail addresses are stored lower-cased for ownership matching.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base
+
+
+class Product(Base):
+    """Read copy of crm_product."""
+
+    __tablename__ = "product"
+
+    sku: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(60))
+    warranty_months: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime]
+
+
+class Order(Base):
+    """Read copy of crm_order; owned by `account_id`, or (no account) by `customer_email`."""
+
+    __tablename__ = "customer_order"
+    __table_args__ = (
+        Index("ix_customer_order_account_ordered", "account_id", "ordered_at"),
+        Index("ix_customer_order_email_ordered", "customer_email", "ordered_at"),
+    )
+
+    order_number: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(String(40))
+    customer_email: Mapped[str | None] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(20))
+    ordered_at: Mapped[datetime]
+    currency: Mapped[str] = mapped_column(String(3))
+    total_cents: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+    # Lines are pulled as their own source (crm_order_line) and may arrive before their order:
+    # the join is not a database constraint, so neither pull order nor an orphan line can fail.
+    lines: Mapped[list[OrderLine]] = relationship(
+        primaryjoin="Order.order_number == foreign(OrderLine.order_number)",
+        order_by="OrderLine.line_no",
+        viewonly=True,
+    )
+
+
+class OrderLine(Base):
+    """Read copy of crm_order_line (key: order_number, line_no)."""
+
+    __tablename__ = "customer_order_line"
+
+    order_number: Mapped[str] = mapped_column(String(40), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sku: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime | None]
+
+
+class Serial(Base):
+    """Read copy of crm_serial: one shipped unit."""
+
+    __tablename__ = "serial"
+    __table_args__ = (Index("ix_serial_order", "order_number"),)
+
+    serial: Mapped[str] = mapped_column(String(60), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40))
+    order_number: Mapped[str | None] = mapped_column(String(40))
+    shipped_at: Mapped[datetime | None]
+    sold_to_account_id: Mapped[str | None] = mapped_column(String(40))
+    warranty_starts_on: Mapped[date | None]
+    updated_at: Mapped[datetime]
+
+
+class Invoice(Base):
+    """Read copy of crm_invoice."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        Index("ix_invoice_account", "account_id"),
+        Index("ix_invoice_email", "customer_email"),
+    )
+
+    invoice_number: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_number: Mapped[str | None] = mapped_column(String(40))
+    account_id: Mapped[str | None] = mapped_column(String(40))
+    customer_email: Mapped[str | None] = mapped_column(String(254))
+    amount_due_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(10))
+    issued_at: Mapped[datetime]
+    due_on: Mapped[date | None]
+    updated_at: Mapped[datetime]
