@@ -17,10 +17,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ARRAY, ColumnElement, Connection, Row, Table, and_, any_, bindparam, exists, func, or_, select, update
 
 from backend_adapter import metrics
 from backend_adapter.connectors.base import CrmConnector, CrmUnavailable, ItemResult, Outcome, UpsertItem
@@ -29,6 +29,31 @@ from portal.db import Database, utcnow
 from portal.events.models import OutboxEvent, OutboxStatus
 
 log = structlog.get_logger(__name__)
+
+OUTBOX = cast(Table, OutboxEvent.__table__)  # declared as a FromClause; it is the Table
+# What a claim reads of an event (not last_error, which can be long) ...
+_EVENT_COLUMNS = tuple(
+    OUTBOX.c[name] for name in ("id", "aggregate_type", "aggregate_id", "seq", "type", "version", "payload", "created_at", "attempts")
+)
+# ... and of a possible follower, what decides whether it may come along.
+_FOLLOWER_COLUMNS = (*_EVENT_COLUMNS, OUTBOX.c.status, OUTBOX.c.next_attempt_at, OUTBOX.c.locked_until)
+_IN_CHUNK = 1000  # ids per `IN (...)` list on SQLite, well under its bound-parameter limit
+_MIN_WINDOW = 1000  # candidate rows per step of the head search
+
+
+def _among(column: ColumnElement[Any], values: list[Any], conn: Connection) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one parameter: psycopg parses a
+    statement with hundreds of placeholders anew on every execution (about 3 ms for 500)."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _id_lists(ids: list[int], conn: Connection) -> list[list[int]]:
+    """The ids in lists small enough for one `_among` each (SQLite binds each id separately)."""
+    if conn.dialect.name == "postgresql":
+        return [ids] if ids else []
+    return [ids[start : start + _IN_CHUNK] for start in range(0, len(ids), _IN_CHUNK)]
 
 
 @dataclass(frozen=True)
@@ -91,16 +116,19 @@ class Relay:
         now = utcnow()
         cfg = self.config
         with self.db.unit_of_work() as session:
-            heads = self._heads(session, now, cfg.batch_size)
+            conn = session.connection()
+            heads = self._heads(conn, now, cfg.batch_size)
             if not heads:
                 return []
-            rows = self._with_followers(session, heads, now, cfg.batch_size)
+            rows = self._with_followers(conn, heads, now, cfg.batch_size)
             lease = now + timedelta(seconds=cfg.lease_s)
-            session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id.in_([r.id for r in rows]))
-                .values(locked_until=lease, claimed_by=self.relay_id, attempts=OutboxEvent.attempts + 1)
-            )
+            for ids in _id_lists([r.id for r in rows], conn):
+                conn.execute(
+                    update(OUTBOX)
+                    .where(_among(OUTBOX.c.id, ids, conn))
+                    .values(locked_until=lease, claimed_by=self.relay_id, attempts=OUTBOX.c.attempts + 1)
+                )
+            # This claim is attempt number stored + 1 (what the UPDATE above just wrote).
             return [
                 _Claimed(r.id, r.aggregate_type, r.aggregate_id, r.seq, r.type, r.version, dict(r.payload), r.created_at, r.attempts + 1)
                 for r in rows
@@ -108,48 +136,91 @@ class Relay:
 
     def _due(self, now: datetime) -> list[ColumnElement[bool]]:
         return [
-            OutboxEvent.status == OutboxStatus.PENDING,
-            OutboxEvent.next_attempt_at <= now,
-            or_(OutboxEvent.locked_until.is_(None), OutboxEvent.locked_until < now),
+            OUTBOX.c.status == OutboxStatus.PENDING,
+            OUTBOX.c.next_attempt_at <= now,
+            self._lease_free(now),
         ]
 
-    def _heads(self, session: Session, now: datetime, limit: int) -> list[OutboxEvent]:
-        """The first undelivered event of each aggregate, when it is due and free."""
-        earlier = aliased(OutboxEvent)
+    def _lease_free(self, now: datetime) -> ColumnElement[bool]:
+        return or_(OUTBOX.c.locked_until.is_(None), OUTBOX.c.locked_until < now)
+
+    def _heads(self, conn: Connection, now: datetime, limit: int) -> list[Row[Any]]:
+        """The first `limit` undelivered events, in id order, that head their aggregate and are due and free.
+
+        Read window by window over the pending, due rows in id order (at least twice the batch
+        each). One statement over the whole backlog made SQLite (and PostgreSQL, depending on its
+        statistics) test every pending row against the NOT EXISTS and sort them all before the
+        LIMIT, on every cycle: a backlog drained in quadratic time. The result is the same rows in
+        the same order (a window with too few heads moves on to the next one).
+        """
+        earlier = OUTBOX.alias()
         blocked = exists().where(
             and_(
-                earlier.aggregate_type == OutboxEvent.aggregate_type,
-                earlier.aggregate_id == OutboxEvent.aggregate_id,
-                earlier.status.in_([OutboxStatus.PENDING, OutboxStatus.DEAD]),
-                earlier.seq < OutboxEvent.seq,
+                earlier.c.aggregate_type == OUTBOX.c.aggregate_type,
+                earlier.c.aggregate_id == OUTBOX.c.aggregate_id,
+                earlier.c.status.in_([OutboxStatus.PENDING, OutboxStatus.DEAD]),
+                earlier.c.seq < OUTBOX.c.seq,
             )
         )
-        stmt = select(OutboxEvent).where(*self._due(now), ~blocked).order_by(OutboxEvent.id).limit(limit)
-        if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True, of=OutboxEvent)
-        return list(session.scalars(stmt))
+        candidate = OUTBOX.alias()
+        window_size = max(2 * limit, _MIN_WINDOW)
+        postgresql = conn.dialect.name == "postgresql"
+        heads: list[Row[Any]] = []
+        after = 0  # ids start at 1
+        while True:
+            window = (
+                select(candidate.c.id)
+                .where(
+                    candidate.c.status == OutboxStatus.PENDING,
+                    candidate.c.next_attempt_at <= now,
+                    candidate.c.id > after,
+                )
+                .order_by(candidate.c.id)
+                .limit(window_size)
+            )
+            if postgresql:
+                # `= ANY(ARRAY(window))`: the window is read once, then each row fetched by its key
+                # (with `IN (window)` the planner may walk the whole primary key a second time).
+                # All of the conditions again: under READ COMMITTED, PostgreSQL re-checks them on the
+                # newest version of a row it locks; the window was read from the statement's snapshot.
+                conditions = [OUTBOX.c.id == any_(func.array(window.scalar_subquery())), *self._due(now), ~blocked]
+            else:
+                # SQLite: the claim holds the write lock (BEGIN IMMEDIATE), so the window's rows are
+                # pending and due; repeating that would make SQLite scan the whole pending index again.
+                conditions = [OUTBOX.c.id.in_(window), self._lease_free(now), ~blocked]
+            stmt = select(*_EVENT_COLUMNS).where(*conditions).order_by(OUTBOX.c.id).limit(limit - len(heads))
+            if postgresql:
+                stmt = stmt.with_for_update(skip_locked=True, of=OUTBOX)
+            heads.extend(conn.execute(stmt).all())
+            if len(heads) >= limit:
+                return heads
+            seen = window.subquery()
+            size, last = conn.execute(select(func.count(), func.max(seen.c.id))).one()
+            if size < window_size or last is None:
+                return heads
+            after = last
 
-    def _with_followers(self, session: Session, heads: list[OutboxEvent], now: datetime, limit: int) -> list[OutboxEvent]:
+    def _with_followers(self, conn: Connection, heads: list[Row[Any]], now: datetime, limit: int) -> list[Row[Any]]:
         """Heads plus the events queued right behind them (same aggregate, consecutive, due)."""
         if len(heads) >= limit:
             return heads
         keys = {(h.aggregate_type, h.aggregate_id) for h in heads}
         head_ids = {h.id for h in heads}
         stmt = (
-            select(OutboxEvent)
+            select(*_FOLLOWER_COLUMNS)
             .where(
-                OutboxEvent.status.in_([OutboxStatus.PENDING, OutboxStatus.DEAD]),
-                OutboxEvent.aggregate_id.in_([k[1] for k in keys]),
-                OutboxEvent.id.not_in(head_ids),
+                OUTBOX.c.status.in_([OutboxStatus.PENDING, OutboxStatus.DEAD]),
+                _among(OUTBOX.c.aggregate_id, [k[1] for k in keys], conn),
+                ~_among(OUTBOX.c.id, list(head_ids), conn),
             )
-            .order_by(OutboxEvent.aggregate_type, OutboxEvent.aggregate_id, OutboxEvent.seq)
+            .order_by(OUTBOX.c.aggregate_type, OUTBOX.c.aggregate_id, OUTBOX.c.seq)
         )
-        if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True, of=OutboxEvent)
+        if conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=OUTBOX)
         chosen = list(heads)
         last_seq = {(h.aggregate_type, h.aggregate_id): h.seq for h in heads}
         stopped: set[tuple[str, str]] = set()
-        for row in session.scalars(stmt):
+        for row in conn.execute(stmt).all():
             key = (row.aggregate_type, row.aggregate_id)
             if key not in keys or key in stopped or row.seq < last_seq[key]:
                 continue
@@ -246,27 +317,59 @@ class Relay:
         return timedelta(seconds=delay)
 
     def _record(self, claimed: list[_Claimed], results: dict[int, ItemResult], stats: RelayStats) -> None:
+        """Record every outcome, only on rows this relay still holds: one statement per kind of outcome
+        (an IN list for the deliveries, executemany for the per-row errors and retry times)."""
         now = utcnow()
-        with self.db.unit_of_work() as session:
-            for event in claimed:
-                result = results.get(event.id, ItemResult(Outcome.RETRY, "not attempted"))
-                stats.outcomes[result.outcome.value] += 1
-                metrics.ATTEMPTS.labels(result.outcome.value).inc()
-                mine = and_(OutboxEvent.id == event.id, OutboxEvent.claimed_by == self.relay_id)
-                if result.delivered:
-                    values: dict[str, object] = {"status": OutboxStatus.DELIVERED, "delivered_at": now, "last_error": None}
-                    stats.delivered += 1
-                elif result.outcome is Outcome.PERMANENT:
-                    values = {"status": OutboxStatus.DEAD, "last_error": result.error[:2000]}
-                    stats.dead += 1
-                    log.warning("relay.dead", event_id=event.id, type=event.type, error=result.error)
-                else:
-                    values = {
-                        "next_attempt_at": now + self._backoff(event.attempts, result.retry_after_s),
-                        "last_error": result.error[:2000],
+        counts: dict[str, int] = defaultdict(int)
+        delivered: list[int] = []
+        dead: list[dict[str, object]] = []
+        retry: list[dict[str, object]] = []
+        for event in claimed:
+            result = results.get(event.id, ItemResult(Outcome.RETRY, "not attempted"))
+            counts[result.outcome.value] += 1
+            if result.delivered:
+                delivered.append(event.id)
+                stats.delivered += 1
+            elif result.outcome is Outcome.PERMANENT:
+                dead.append({"b_id": event.id, "b_error": result.error[:2000]})
+                stats.dead += 1
+                log.warning("relay.dead", event_id=event.id, type=event.type, error=result.error)
+            else:
+                retry.append(
+                    {
+                        "b_id": event.id,
+                        "b_next": now + self._backoff(event.attempts, result.retry_after_s),
+                        "b_error": result.error[:2000],
                     }
-                    stats.retried += 1
-                session.execute(update(OutboxEvent).where(mine).values(locked_until=None, claimed_by=None, **values))
+                )
+                stats.retried += 1
+        for outcome, count in counts.items():
+            stats.outcomes[outcome] += count
+            metrics.ATTEMPTS.labels(outcome).inc(count)
+        mine = OUTBOX.c.claimed_by == self.relay_id
+        release = {"locked_until": None, "claimed_by": None}
+        one = OUTBOX.c.id == bindparam("b_id")
+        with self.db.unit_of_work() as session:
+            conn = session.connection()
+            for ids in _id_lists(delivered, conn):
+                conn.execute(
+                    update(OUTBOX)
+                    .where(_among(OUTBOX.c.id, ids, conn), mine)
+                    .values(status=OutboxStatus.DELIVERED, delivered_at=now, last_error=None, **release)
+                )
+            if dead:
+                conn.execute(
+                    update(OUTBOX).where(one, mine).values(status=OutboxStatus.DEAD, last_error=bindparam("b_error"), **release), dead
+                )
+            if retry:
+                conn.execute(
+                    update(OUTBOX)
+                    .where(one, mine)
+                    .values(
+                        next_attempt_at=bindparam("b_next", type_=OUTBOX.c.next_attempt_at.type), last_error=bindparam("b_error"), **release
+                    ),
+                    retry,
+                )
 
     def drain(self, *, max_batches: int | None = None) -> RelayStats:
         """Run cycles until nothing is claimable now (or max_batches)."""

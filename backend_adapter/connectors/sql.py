@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Table, and_, false, func, or_, select, true
+from sqlalchemy import ARRAY, ColumnElement, Engine, Table, and_, any_, bindparam, false, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -61,7 +61,13 @@ class SqlConnector:
         try:
             with self._write_engine.begin() as conn:
                 ids = [item.external_id for item in items]
-                before = dict(conn.execute(select(target.c.external_id, target.c.version).where(target.c.external_id.in_(ids))).all())
+                if self.engine.dialect.name == "postgresql":
+                    # One array parameter: psycopg parses a statement with hundreds of placeholders
+                    # anew on every execution (about 3 ms for 500).
+                    among = target.c.external_id == any_(bindparam("external_ids", ids, type_=ARRAY(target.c.external_id.type)))
+                else:
+                    among = target.c.external_id.in_(ids)
+                before = dict(conn.execute(select(target.c.external_id, target.c.version).where(among)).all())
                 rows = [{**item.row, "external_id": item.external_id, "version": item.version} for item in items]
                 insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
                 stmt = insert(target)
