@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -75,7 +77,9 @@ def _sync_state(ctx: Ctx, external_id: str) -> str:
 
 @view(roles=STAFF_ROLES)
 def sync_health(ctx: Ctx) -> Response:
-    return ctx.render("staff/sync.html", figures=sync_service.sync_status(ctx.db), dead=sync_service.dead_events(ctx.db))
+    figures = sync_service.sync_status(ctx.db)
+    last_pull = datetime.fromisoformat(figures.last_pull_at) if figures.last_pull_at else None
+    return ctx.render("staff/sync.html", figures=figures, last_pull=last_pull, dead=sync_service.dead_events(ctx.db))
 
 
 @view(methods=("POST",), roles=STAFF_ROLES)
