@@ -251,7 +251,10 @@ def test_a_linked_user_who_was_deactivated_is_refused(client: Any, make_client: 
 def test_a_tampered_state_is_rejected(client: Any, uow: Any) -> None:
     callback = authorize(client)
     query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
-    tampered = f"/login/sso/test/callback?{urlencode({**query, 'state': query['state'][:-1] + 'x'})}"
+    state = query["state"]
+    # Change the last character to a different one (the same one would be no tampering at all).
+    forged = state[:-1] + ("x" if state[-1] != "x" else "y")
+    tampered = f"/login/sso/test/callback?{urlencode({**query, 'state': forged})}"
     assert_refused(client.get(tampered), 400, uow, "state")
     missing = f"/login/sso/test/callback?{urlencode({'code': query['code']})}"
     assert_refused(client.get(missing), 400, uow, "state")
