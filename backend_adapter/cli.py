@@ -15,6 +15,7 @@ from backend_adapter.relay import RelayConfig
 from backend_adapter.runner import Adapter
 from portal.db import Database, make_engine
 from portal.events.status import replay_dead, sync_status
+from portal.mail.service import build_mailing
 from portal.settings import load_settings
 
 
@@ -65,7 +66,9 @@ def run(once: bool) -> None:
       ADAPTER_IDLE_SLEEP_S   pause when nothing is due (default 0.5)
     """
     settings = load_settings()
-    worker = Adapter.for_urls(settings.database_url, settings.crm_database_url, config=relay_config_from_env())
+    worker = Adapter.for_urls(
+        settings.database_url, settings.crm_database_url, config=relay_config_from_env(), mailing=build_mailing(settings)
+    )
     try:
         if once:
             pushed, pulled = worker.run_once()

@@ -15,7 +15,7 @@ from backend_adapter import metrics
 from backend_adapter.connectors.base import CrmConnector, Cursor
 from portal.db import Database, utcnow
 from portal.events.models import PullCursor
-from portal.events.pull import handlers
+from portal.events.pull import PullContext, handlers
 
 log = structlog.get_logger(__name__)
 
@@ -29,8 +29,11 @@ def _naive(value: datetime | None) -> datetime | None:
 
 
 class Puller:
-    def __init__(self, db: Database, connector: CrmConnector, *, overlap_s: float = 5.0, page_size: int = 500) -> None:
+    def __init__(
+        self, db: Database, connector: CrmConnector, *, overlap_s: float = 5.0, page_size: int = 500, context: PullContext | None = None
+    ) -> None:
         self.db = db
+        self.context = context or PullContext()
         self.connector = connector
         self.overlap = timedelta(seconds=overlap_s)
         self.page_size = page_size
@@ -47,7 +50,7 @@ class Puller:
             while True:
                 page = self.connector.changes_since(source, cursor, limit=self.page_size)
                 with self.db.unit_of_work() as session:
-                    count = handler(session, page.rows) if page.rows else 0
+                    count = handler(session, page.rows, self.context) if page.rows else 0
                     row = session.get(PullCursor, source) or PullCursor(source=source, key="", rows_applied=0)
                     session.add(row)
                     if page.rows and (row.updated_at is None or _aware(page.cursor.updated_at) >= row.updated_at):  # type: ignore[operator]

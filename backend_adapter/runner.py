@@ -12,7 +12,9 @@ from backend_adapter.connectors.base import CrmConnector, CrmUnavailable
 from backend_adapter.puller import Puller
 from backend_adapter.relay import Relay, RelayConfig, RelayStats
 from portal.db import Database
+from portal.events.pull import PullContext
 from portal.events.status import sync_status
+from portal.mail.service import Mailing
 from portal.metrics import refresh_sync_gauges
 
 log = structlog.get_logger(__name__)
@@ -25,13 +27,15 @@ class Adapter:
     db: Database
 
     @classmethod
-    def for_urls(cls, portal_url: str, crm_url: str, *, config: RelayConfig | None = None) -> Adapter:
+    def for_urls(cls, portal_url: str, crm_url: str, *, config: RelayConfig | None = None, mailing: Mailing | None = None) -> Adapter:
         db = Database(portal_url)
-        return cls.build(db, connector_for(crm_url), config=config)
+        return cls.build(db, connector_for(crm_url), config=config, mailing=mailing)
 
     @classmethod
-    def build(cls, db: Database, connector: CrmConnector, *, config: RelayConfig | None = None) -> Adapter:
-        return cls(relay=Relay(db, connector, config=config), puller=Puller(db, connector), db=db)
+    def build(cls, db: Database, connector: CrmConnector, *, config: RelayConfig | None = None, mailing: Mailing | None = None) -> Adapter:
+        """`mailing`: tell customers of changes pulled from the CRM (a repair moved on)."""
+        puller = Puller(db, connector, context=PullContext(mailing=mailing))
+        return cls(relay=Relay(db, connector, config=config), puller=puller, db=db)
 
     def run_once(self) -> tuple[RelayStats, dict[str, int]]:
         pushed = self.relay.drain()

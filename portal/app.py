@@ -94,7 +94,7 @@ def _start_adapter(state: AppState, stop: threading.Event) -> threading.Thread:
     from backend_adapter.runner import Adapter
 
     connector = SqlConnector(state.crm_engine) if state.crm_engine is not None else connector_for(state.settings.crm_database_url)
-    worker = Adapter.build(state.db, connector)
+    worker = Adapter.build(state.db, connector, mailing=state.mailing)
 
     def run() -> None:
         try:

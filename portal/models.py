@@ -6,8 +6,18 @@ from portal.db import Base
 from portal.events import models as events_models
 from portal.mail import models as mail_models
 from portal.partner import models as partner_models
+from portal.repairs import models as repairs_models
 from portal.security import models as security_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "customer_models", "events_models", "mail_models", "metadata", "partner_models", "security_models"]
+__all__ = [
+    "accounts_models",
+    "customer_models",
+    "events_models",
+    "mail_models",
+    "metadata",
+    "partner_models",
+    "repairs_models",
+    "security_models",
+]

@@ -10,11 +10,10 @@ from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 from starlette.templating import Jinja2Templates
 
-from portal.accounts.service import Mailing
 from portal.db import Database, make_engine
 from portal.i18n import Catalogues
 from portal.mail.sender import deliver_due
-from portal.mail.service import MailComposer
+from portal.mail.service import MailComposer, Mailing
 from portal.mail.transports import Transport, transport_for
 from portal.security.models import WebSession
 from portal.security.tokens import LinkSigner

@@ -6,7 +6,6 @@ record a `contact.upserted` outbox event for every change the CRM must know abou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -17,7 +16,7 @@ from portal.accounts import forms
 from portal.accounts.models import Account, AccountKind, Invitation, Role, User
 from portal.db import utcnow
 from portal.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
-from portal.mail.service import MailComposer, queue_email
+from portal.mail.service import Mailing, queue_email
 from portal.security import ratelimit, sessions, totp
 from portal.security.audit import audit
 from portal.security.passwords import hash_password, needs_rehash, verify_password
@@ -26,17 +25,6 @@ from portal.security.tokens import InvalidToken, LinkSigner, random_token, sha25
 VERIFY_MAX_AGE_S = 3 * 24 * 3600
 RESET_MAX_AGE_S = 60 * 60
 INVITE_DAYS = 7
-
-
-@dataclass(frozen=True)
-class Mailing:
-    """What services need to send e-mail with links: templates and a link signer."""
-
-    composer: MailComposer
-    signer: LinkSigner
-
-    def link(self, path: str) -> str:
-        return f"{self.composer.base_url}{path}"
 
 
 # -- events -------------------------------------------------------------------------------

@@ -6,9 +6,10 @@ never edited by the portal. E-mail addresses are stored lower-cased for ownershi
 
 from __future__ import annotations
 
+import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Index, Integer, String
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base
@@ -101,3 +102,42 @@ class Invoice(Base):
     issued_at: Mapped[datetime]
     due_on: Mapped[date | None]
     updated_at: Mapped[datetime]
+
+
+class RegistrationStatus(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class UnitRegistration(Base):
+    """A unit the customer bought through a reseller, registered with proof of purchase.
+
+    Staff confirm it against the proof; once confirmed the unit is the customer's (and its
+    account's) like one from their own orders, and its warranty runs from the purchase date
+    when the CRM knows no start date.
+    """
+
+    __tablename__ = "unit_registration"
+    __table_args__ = (
+        Index("ix_unit_registration_serial", "serial"),
+        Index("ix_unit_registration_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    account_id: Mapped[str | None] = mapped_column(String(40))
+    serial: Mapped[str] = mapped_column(String(60))
+    purchase_date: Mapped[date]
+    reseller: Mapped[str] = mapped_column(String(200), default="")
+    proof_filename: Mapped[str] = mapped_column(String(200))
+    proof_content_type: Mapped[str] = mapped_column(String(60))
+    proof_data: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[RegistrationStatus] = mapped_column(
+        Enum(RegistrationStatus, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e]),
+        default=RegistrationStatus.PENDING,
+    )
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from portal.customer.models import Invoice, Order, OrderLine, Product, Serial
-from portal.events.pull import pull_handler
+from portal.events.pull import PullContext, pull_handler
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -34,7 +34,7 @@ def _email(value: str | None) -> str | None:
 
 
 @pull_handler("crm_product")
-def apply_products(session: Session, rows: list[dict[str, Any]]) -> int:
+def apply_products(session: Session, rows: list[dict[str, Any]], _context: PullContext) -> int:
     for row in rows:
         session.merge(
             Product(
@@ -50,7 +50,7 @@ def apply_products(session: Session, rows: list[dict[str, Any]]) -> int:
 
 
 @pull_handler("crm_order")
-def apply_orders(session: Session, rows: list[dict[str, Any]]) -> int:
+def apply_orders(session: Session, rows: list[dict[str, Any]], _context: PullContext) -> int:
     for row in rows:
         session.merge(
             Order(
@@ -68,7 +68,7 @@ def apply_orders(session: Session, rows: list[dict[str, Any]]) -> int:
 
 
 @pull_handler("crm_order_line")
-def apply_order_lines(session: Session, rows: list[dict[str, Any]]) -> int:
+def apply_order_lines(session: Session, rows: list[dict[str, Any]], _context: PullContext) -> int:
     for row in rows:
         session.merge(
             OrderLine(
@@ -84,7 +84,7 @@ def apply_order_lines(session: Session, rows: list[dict[str, Any]]) -> int:
 
 
 @pull_handler("crm_serial")
-def apply_serials(session: Session, rows: list[dict[str, Any]]) -> int:
+def apply_serials(session: Session, rows: list[dict[str, Any]], _context: PullContext) -> int:
     for row in rows:
         session.merge(
             Serial(
@@ -101,7 +101,7 @@ def apply_serials(session: Session, rows: list[dict[str, Any]]) -> int:
 
 
 @pull_handler("crm_invoice")
-def apply_invoices(session: Session, rows: list[dict[str, Any]]) -> int:
+def apply_invoices(session: Session, rows: list[dict[str, Any]], _context: PullContext) -> int:
     for row in rows:
         session.merge(
             Invoice(

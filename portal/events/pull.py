@@ -9,20 +9,32 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-PullHandler = Callable[[Session, list[dict[str, Any]]], int]
+from portal.mail.service import Mailing
+
+
+@dataclass(frozen=True)
+class PullContext:
+    """What handlers may need beyond the session: e-mail for customers told of a change.
+    `mailing` is None where nobody is to be told (tools, some tests)."""
+
+    mailing: Mailing | None = None
+
+
+PullHandler = Callable[[Session, list[dict[str, Any]], PullContext], int]
 
 # Domain modules that register handlers; imported by name so the adapter needs no domain import.
-HANDLER_MODULES = ("portal.accounts.sync", "portal.customer.sync", "portal.partner.sync")
+HANDLER_MODULES = ("portal.accounts.sync", "portal.customer.sync", "portal.partner.sync", "portal.repairs.sync")
 
 _HANDLERS: dict[str, PullHandler] = {}
 
 
 def pull_handler(source: str) -> Callable[[PullHandler], PullHandler]:
-    """Register `fn(session, rows) -> applied` for the CRM table `source`."""
+    """Register `fn(session, rows, context) -> applied` for the CRM table `source`."""
 
     def register(fn: PullHandler) -> PullHandler:
         _HANDLERS[source] = fn

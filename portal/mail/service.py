@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 from portal.db import utcnow
 from portal.i18n import Catalogues
 from portal.mail.models import MailMessage, MailRecipient
+from portal.security.tokens import LinkSigner
+from portal.settings import Settings
+from portal.templating import make_environment
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,23 @@ class MailComposer:
         text = self.env.get_template(f"email/{template}/body.txt").render(full)
         html = self.env.get_template(f"email/{template}/body.html").render({**full, "subject": subject})
         return " ".join(subject.split()), text, html
+
+
+@dataclass(frozen=True)
+class Mailing:
+    """What services need to send e-mail with links: templates and a link signer."""
+
+    composer: MailComposer
+    signer: LinkSigner
+
+    def link(self, path: str) -> str:
+        return f"{self.composer.base_url}{path}"
+
+
+def build_mailing(settings: Settings) -> Mailing:
+    """The composer and signer a process needs to queue e-mail (the web app, the adapter)."""
+    composer = MailComposer(env=make_environment(settings.templates_dir), catalogues=Catalogues(), base_url=settings.base_url)
+    return Mailing(composer=composer, signer=LinkSigner(settings.secret_key))
 
 
 def queue_email(

@@ -13,7 +13,7 @@ from portal.accounts import service as accounts_service
 from portal.accounts.models import Account, AccountKind, Role, User
 from portal.db import utcnow
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
-from portal.mail.service import queue_email
+from portal.mail.service import Mailing, queue_email
 from portal.partner.models import ApplicationStatus, PartnerApplication
 from portal.security import ratelimit
 from portal.security.audit import audit
@@ -49,7 +49,7 @@ def _application_event(db: Session, application: PartnerApplication) -> None:
 
 def submit_application(
     db: Session,
-    mailing: accounts_service.Mailing,
+    mailing: Mailing,
     *,
     company: str,
     country: str,
@@ -141,9 +141,7 @@ def _new_partner_account_id(db: Session) -> str:
             return candidate
 
 
-def decide_application(
-    db: Session, mailing: accounts_service.Mailing, *, actor: User, application_id: int, approve: bool, note: str
-) -> PartnerApplication:
+def decide_application(db: Session, mailing: Mailing, *, actor: User, application_id: int, approve: bool, note: str) -> PartnerApplication:
     """Approve (creates the partner organisation, invites its first partner admin) or reject.
     Raises NotFound, Conflict (already decided)."""
     application = get_application(db, actor=actor, application_id=application_id)

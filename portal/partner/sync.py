@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from portal.events.pull import pull_handler
+from portal.events.pull import PullContext, pull_handler
 from portal.partner.models import SalesTarget
 
 
@@ -16,7 +16,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 @pull_handler("crm_sales_target")
-def apply_sales_targets(session: Session, rows: list[dict[str, Any]]) -> int:
+def apply_sales_targets(session: Session, rows: list[dict[str, Any]], _context: PullContext) -> int:
     for row in rows:
         session.merge(
             SalesTarget(

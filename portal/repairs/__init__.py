@@ -1,0 +1,1 @@
+"""Repairs (RMA): requests with one or more units, their lifecycle, the staff desk."""
