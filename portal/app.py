@@ -69,9 +69,12 @@ async def readyz(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     from portal.accounts import sso_views
     from portal.accounts import views as account_views
+    from portal.customer import views as customer_views
     from portal.home import views as home_views
     from portal.kb import views as kb_views
     from portal.partner import views as partner_views
+    from portal.repairs import views as repair_views
+    from portal.staff import repairs as staff_repair_views
     from portal.staff import views as staff_views
 
     return [
@@ -84,6 +87,9 @@ def routes() -> list[BaseRoute]:
         *kb_views.routes,
         *partner_views.routes,
         *staff_views.routes,
+        *customer_views.routes,
+        *repair_views.routes,
+        *staff_repair_views.routes,
     ]
 
 

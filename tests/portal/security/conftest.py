@@ -21,7 +21,7 @@ from portal.security import sessions
 from portal.security.tokens import random_token, sha256_hex
 from portal.web import CSRF_COOKIE, csrf_for
 from tests.conftest import WebClient
-from tests.portal.security import matrix
+from tests.portal.security import matrix, world_customer, world_desk, world_repairs
 from tests.portal.security.helpers import sign_in
 
 ACCOUNTS = {
@@ -60,7 +60,7 @@ COOKIE_DOMAIN = "testserver.local"
 class World:
     state: AppState
     make_client: Callable[[], WebClient]
-    ids: dict[str, int] = field(default_factory=dict)
+    ids: dict[str, int | str] = field(default_factory=dict)
     clients: dict[str, WebClient] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -68,7 +68,7 @@ class World:
         return USERS[role][0]
 
     def user_id(self, role: str) -> int:
-        return self.ids[f"role:{role}"]
+        return int(self.ids[f"role:{role}"])
 
     def client(self, role: str, *, real_sign_in: bool = False) -> WebClient:
         """A browser signed in as `role` (anonymous for the guest), made once per test.
@@ -164,6 +164,9 @@ def build_world(state: AppState, make_client: Callable[[], WebClient]) -> World:
         db.add(application)
         db.flush()
         world.ids["application"] = application.id
+        db.flush()
+        for module in (world_customer, world_repairs, world_desk):
+            module.add(db, world, now)
     return world
 
 
