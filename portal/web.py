@@ -23,7 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -36,6 +36,7 @@ from portal.security import sessions
 from portal.security.audit import audit
 from portal.security.models import WebSession
 from portal.security.tokens import random_token
+from portal.uploads import Upload
 
 if TYPE_CHECKING:
     from portal.state import AppState
@@ -45,6 +46,9 @@ CSRF_COOKIE = "portal_csrf"
 FLASH_COOKIE = "portal_flash"
 LANG_COOKIE = "portal_lang"
 CSRF_FIELD = "csrf_token"
+# Uploads (repair photos, proofs of purchase): services check their own, smaller limits.
+MAX_UPLOAD_FILES = 5
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 
 CUSTOMER_ROLES = frozenset({Role.CUSTOMER, Role.CUSTOMER_ADMIN})
 PARTNER_ROLES = frozenset({Role.PARTNER, Role.PARTNER_ADMIN})
@@ -106,6 +110,16 @@ class Ctx:
     def raw_field(self, name: str) -> str:
         value = self.form.get(name, "")
         return value if isinstance(value, str) else ""
+
+    def files(self, name: str) -> list[Upload]:
+        """The files sent in field `name` (empty parts skipped), read into memory; the size
+        is bounded by MAX_UPLOAD_BYTES per part and MAX_UPLOAD_FILES per request."""
+        uploads = []
+        for value in self.form.getlist(name):
+            if isinstance(value, UploadFile) and value.filename:
+                value.file.seek(0)
+                uploads.append(Upload(filename=value.filename, content_type=value.content_type or "", data=value.file.read()))
+        return uploads
 
     @property
     def csrf_token(self) -> str:
@@ -253,7 +267,7 @@ def view(
     def decorate(fn: Callable[[Ctx], Response]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             if request.method in UNSAFE_METHODS:
-                form = await request.form(max_files=5, max_fields=200)
+                form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=200, max_part_size=MAX_UPLOAD_BYTES)
             else:
                 form = FormData()
             try:
