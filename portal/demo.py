@@ -20,7 +20,7 @@ from portal.settings import Settings
 DEMO_PASSWORD = "northwind-demo-2026"  # noqa: S105 - published demo logins (README)
 
 ACCOUNTS = [
-    ("C-1001", "customer", "Harbor Robotics Ltd", None, "GB"),
+    ("C-1001", "customer", "Harbor Robotics Ltd", "gold", "GB"),  # service tier: advance replacement
     ("C-1002", "customer", "Shenzhen Lianhua Automation Co.", None, "CN"),
     ("C-1003", "customer", "Maple Leaf Clinics", None, "CA"),
     ("P-2001", "partner", "Pacific Distribution Pte Ltd", "gold", "SG"),
