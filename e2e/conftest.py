@@ -34,6 +34,7 @@ from argon2 import PasswordHasher
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import BrowserContext, Page
 
+from backend_adapter.runner import Adapter
 from portal.accounts import service as accounts_service
 from portal.accounts.models import Role
 from portal.app import create_app
@@ -168,6 +169,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         portal_engine.dispose()
         crm_engine.dispose()
         seed(settings, echo=lambda _line: None)  # idempotent; it would migrate too
+        # One adapter cycle before serving: the demo orders and serials are in the read copies
+        # from the first page on (the in-process adapter keeps them current afterwards).
+        adapter = Adapter.for_urls(settings.database_url, settings.crm_database_url)
+        try:
+            adapter.run_once()
+        finally:
+            adapter.close()
+            adapter.db.dispose()
 
         app = create_app(settings, background=True)
         # uvicorn leaves signal handlers alone outside the main thread; log_config=None keeps
@@ -232,8 +241,9 @@ class MailReader:
             found.append((stamp, BytesParser(policy=policy.default).parsebytes(raw)))
         return found
 
-    def wait_for(self, to: str, *, link: str | None = None, timeout: float = 10.0) -> Mail:
-        """The newest e-mail to `to` (optionally: that contains a link to `link`), polling."""
+    def wait_for(self, to: str, *, link: str | None = None, subject: str | None = None, timeout: float = 10.0) -> Mail:
+        """The newest e-mail to `to` (optionally: that contains a link to `link`, whose subject
+        contains `subject`), polling."""
         deadline = time.monotonic() + timeout
         while True:
             candidates = []
@@ -245,12 +255,14 @@ class MailReader:
                 text = str(text_part.get_content()) if text_part else ""
                 if link and f"{self.base_url}{link}" not in text:
                     continue
+                if subject and subject not in str(message["Subject"]):
+                    continue
                 html = str(html_part.get_content()) if html_part else ""
                 candidates.append((stamp, Mail(to=to, subject=str(message["Subject"]), text=text, html=html, base_url=self.base_url)))
             if candidates:
                 return max(candidates, key=lambda item: item[0])[1]
             if time.monotonic() > deadline:
-                raise AssertionError(f"no e-mail to {to}{f' with a link to {link}' if link else ''} within {timeout:.0f} s")
+                raise AssertionError(f"no e-mail to {to} (link {link!r}, subject {subject!r}) within {timeout:.0f} s")
             time.sleep(0.1)
 
 

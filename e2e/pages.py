@@ -335,3 +335,122 @@ class PartnerHomePage(BasePage):
     def expect_loaded(self) -> Self:
         expect(self.page).to_have_url(re.compile(r"/partner$"))
         return self
+
+
+# -- repairs ------------------------------------------------------------------------------------------
+class ProductsPage(BasePage):
+    path = "/products"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("My products"))
+        return self
+
+    def serials(self) -> list[str]:
+        """Serial numbers of the units listed (the row headers of the units table)."""
+        table = self.main.get_by_role("table", name=self._("Your units"))
+        return [text.strip() for text in table.locator("tbody tr .serial").all_inner_texts()]
+
+
+class WarrantyPage(BasePage):
+    path = "/warranty"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Check warranty"))
+        return self
+
+    def check(self, serial: str) -> Locator:
+        self.field("Serial number").fill(serial)
+        self.button("Check warranty").click()
+        result = self.main.locator(".warranty-result")
+        expect(result).to_be_visible()
+        return result
+
+
+class RepairRequestPage(BasePage):
+    path = "/repairs/new"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Request a repair"))
+        return self
+
+    def choose_unit(self, serial: str) -> None:
+        self.main.get_by_role("checkbox", name=re.compile(re.escape(serial))).check()
+
+    def request(self, *, fault_label: str, description: str, address: str) -> RepairPage:
+        self.main.get_by_label(self._("What is wrong?")).select_option(label=self._(fault_label))
+        self.field("Describe the fault").fill(description)
+        self.field("Return address").fill(address)
+        self.main.get_by_role("radio", name=self._("Repair my unit"), exact=True).check()
+        self.button("Send repair request").click()
+        self.page.wait_for_url(re.compile(r"/repairs/RMA-[A-Z0-9]+$"))
+        return RepairPage(self.page, self.t)
+
+
+class RepairPage(BasePage):
+    """The signed-in customer's timeline of one RMA."""
+
+    @property
+    def number(self) -> str:
+        match = re.search(r"/repairs/(RMA-[A-Z0-9]+)$", self.page.url)
+        assert match, self.page.url
+        return match.group(1)
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_contain_text(self.number)
+        return self
+
+    def timeline_text(self) -> str:
+        return self.main.inner_text()
+
+    def open_label(self) -> BasePage:
+        self.link("Return label").click()
+        self.page.wait_for_url(re.compile(r"/label$"))
+        return BasePage(self.page, self.t)
+
+
+class RepairStatusPage(BasePage):
+    """The guest lookup: RMA number + e-mail."""
+
+    path = "/repair-status"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Repair status"))
+        return self
+
+    def look_up(self, number: str, email: str) -> None:
+        self.field("RMA number").fill(number)
+        self.field("E-mail address").fill(email)
+        self.button("Show the repair").click()
+
+
+class StaffReceivePage(BasePage):
+    path = "/staff/repairs/receive"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Receive parcels"))
+        return self
+
+    def scan(self, code: str) -> None:
+        """As a barcode scanner does: type the code, then Enter."""
+        self.field("RMA number or unit number").fill(code)
+        self.field("RMA number or unit number").press("Enter")
+
+
+class StaffRmaPage(BasePage):
+    def __init__(self, page: Page, t: Translator | None, number: str) -> None:
+        super().__init__(page, t)
+        self.number = number
+        self.path = f"/staff/repairs/{number}"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_contain_text(self.number)
+        return self
+
+    def move_all(self, to_label: str, note: str = "") -> Self:
+        form = self.main.locator("form.desk-form").filter(has=self.page.get_by_label(self._("Next step"))).first
+        form.get_by_label(self._("Next step")).select_option(label=self._(to_label))
+        if note:
+            form.get_by_label(self._("Note (optional)")).fill(note)
+        form.get_by_role("button", name=self._("Move"), exact=True).click()
+        self.page.wait_for_load_state()
+        return self.expect_loaded()
