@@ -63,7 +63,7 @@ TERMINAL = frozenset({S.REJECTED, S.CANCELLED, S.CLOSED})
 # The moves the staff desk offers from each state (the customer's own moves: cancel before
 # the unit is received, accept or decline a quote).
 TRANSITIONS: dict[RmaStatus, tuple[RmaStatus, ...]] = {
-    S.REQUESTED: (S.APPROVED, S.REJECTED, S.CANCELLED),
+    S.REQUESTED: (S.APPROVED, S.REJECTED, S.RECEIVED, S.CANCELLED),  # a parcel may arrive before approval
     S.APPROVED: (S.AWAITING_UNIT, S.REPLACEMENT_SHIPPED, S.RECEIVED, S.CANCELLED),
     S.AWAITING_UNIT: (S.RECEIVED, S.REPLACEMENT_SHIPPED, S.CANCELLED),
     S.REPLACEMENT_SHIPPED: (S.RECEIVED,),
