@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Dialect,
     Engine,
     Index,
     Integer,
@@ -19,7 +20,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
+    literal,
+    text,
 )
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 metadata = MetaData()
 
@@ -172,6 +177,8 @@ crm_rma = _pushed(
     Column("status", String(30), nullable=False),
     _ts("created_at", nullable=False),
 )
+# The puller reads what changed in (updated_at, external_id) order (the repair centre's writes).
+Index("ix_crm_rma_updated", crm_rma.c.updated_at, crm_rma.c.external_id)
 
 crm_rma_event = _pushed(
     "crm_rma_event",
@@ -180,7 +187,36 @@ crm_rma_event = _pushed(
     Column("note", Text),
     Column("source", String(10), nullable=False),
     _ts("occurred_at", nullable=False),
+    # Added by the portal: an internal note is not shown to the customer. NULL (rows the CRM
+    # wrote without it) means visible.
+    Column("customer_visible", Boolean),
 )
+Index("ix_crm_rma_event_updated", crm_rma_event.c.updated_at, crm_rma_event.c.external_id)
+Index("ix_crm_rma_event_rma", crm_rma_event.c.rma_number, crm_rma_event.c.occurred_at)
+
+# The order of `crm_rma.status` (shared/CRM_STORE.md): a status never moves backwards, whichever
+# side writes it. The same numbers as `portal.repairs.lifecycle.RANK` (a test holds them equal;
+# the adapter imports no domain package). Side exits rank so they end a case: only `closed`
+# beats `rejected` and `cancelled`.
+RMA_STATUS_RANK: dict[str, int] = {
+    "requested": 10,
+    "approved": 20,
+    "awaiting_unit": 30,
+    "replacement_shipped": 35,
+    "received": 40,
+    "diagnosing": 50,
+    "quote_sent": 60,
+    "quote_accepted": 70,
+    "quote_declined": 70,
+    "repairing": 80,
+    "repaired": 90,
+    "replaced": 90,
+    "shipped": 100,
+    "delivered": 110,
+    "rejected": 115,
+    "cancelled": 115,
+    "closed": 120,
+}
 
 crm_case = _pushed(
     "crm_case",
@@ -251,5 +287,31 @@ crm_payment = _pushed(
 
 
 def create_crm_schema(engine: Engine) -> None:
-    """Create the CRM store's tables where missing (idempotent)."""
+    """Create the CRM store's tables, and the columns and indexes we added, where missing
+    (idempotent). An older store (a `var/crm.db` from before a column was added) gains the
+    new columns with `ALTER TABLE … ADD COLUMN`: nullable ones as they are, NOT NULL ones only
+    with a constant default (filled in for the existing rows)."""
     metadata.create_all(engine, checkfirst=True)
+    with engine.begin() as conn:
+        inspector = inspect(conn)
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present:
+                    conn.execute(text(_add_column_sql(table, column, conn.dialect)))
+            indexes = {ix["name"] for ix in inspector.get_indexes(table.name)}
+            for index in table.indexes:
+                if index.name not in indexes:
+                    index.create(conn, checkfirst=False)
+
+
+def _add_column_sql(table: Table, column: Column[object], dialect: Dialect) -> str:
+    preparer = dialect.identifier_preparer
+    sql = f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {preparer.format_column(column)} {column.type.compile(dialect)}"
+    if column.nullable:
+        return sql
+    default = column.default
+    if not isinstance(default, ScalarElementColumnDefault):
+        raise RuntimeError(f"{table.name}.{column.name} is missing and NOT NULL without a constant default: add it by hand")
+    value = literal(default.arg, column.type).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    return f"{sql} NOT NULL DEFAULT {value}"

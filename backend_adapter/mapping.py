@@ -85,6 +85,48 @@ def partner_application_v1(payload: dict[str, Any], occurred_at: datetime) -> Cr
     )
 
 
+@mapper("rma_unit.upserted")
+def rma_unit_v1(payload: dict[str, Any], occurred_at: datetime) -> CrmWrite:
+    """One unit of an RMA is one `crm_rma` row (`rma_number` is the unit's `RMA-XXXXXX-n`)."""
+    _require(payload, "external_id", "rma_number", "status", "created_at")
+    return CrmWrite(
+        table="crm_rma",
+        external_id=payload["external_id"],
+        row={
+            "rma_number": payload["rma_number"],
+            "account_id": payload.get("account_id"),
+            "contact_email": payload.get("contact_email"),
+            "serial": payload.get("serial"),
+            "sku": payload.get("sku"),
+            "order_number": payload.get("order_number"),
+            "reason": payload.get("reason"),
+            "warranty_status": payload.get("warranty_status") or "unknown",
+            "status": payload["status"],
+            "created_at": crm_timestamp(payload["created_at"]),
+            "updated_at": crm_timestamp(occurred_at),
+        },
+    )
+
+
+@mapper("rma_event.recorded")
+def rma_event_v1(payload: dict[str, Any], occurred_at: datetime) -> CrmWrite:
+    _require(payload, "external_id", "rma_number", "status", "occurred_at")
+    visible = payload.get("customer_visible")
+    return CrmWrite(
+        table="crm_rma_event",
+        external_id=payload["external_id"],
+        row={
+            "rma_number": payload["rma_number"],
+            "status": payload["status"],
+            "note": payload.get("note") or "",
+            "source": payload.get("source") or "portal",
+            "customer_visible": True if visible is None else bool(visible),
+            "occurred_at": crm_timestamp(payload["occurred_at"]),
+            "updated_at": crm_timestamp(occurred_at),
+        },
+    )
+
+
 def to_crm(event_type: str, version: int, payload: dict[str, Any], occurred_at: datetime) -> CrmWrite:
     fn = _MAPPERS.get((event_type, version))
     if fn is None:

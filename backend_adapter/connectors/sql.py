@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Engine, Table, and_, any_, bindparam, false, func, or_, select, true
+from sqlalchemy import ARRAY, ColumnElement, Engine, Table, and_, any_, bindparam, case, false, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -71,7 +71,10 @@ class SqlConnector:
                 rows = [{**item.row, "external_id": item.external_id, "version": item.version} for item in items]
                 insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
                 stmt = insert(target)
-                update_cols = {c.name: stmt.excluded[c.name] for c in target.columns if c.name != "external_id"}
+                update_cols: dict[str, Any] = {c.name: stmt.excluded[c.name] for c in target.columns if c.name != "external_id"}
+                if table == "crm_rma":
+                    # Two writers: the repair centre may have written a later status meanwhile.
+                    update_cols["status"] = _later_status(target.c.status, stmt.excluded.status)
                 # A lower or equal version never overwrites: re-deliveries and stale retries change nothing.
                 stmt = stmt.on_conflict_do_update(
                     index_elements=[target.c.external_id], set_=update_cols, where=target.c.version < stmt.excluded.version
@@ -130,6 +133,16 @@ class SqlConnector:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _status_rank(status: ColumnElement[Any]) -> ColumnElement[int]:
+    """`crm_schema.RMA_STATUS_RANK` in SQL (an unknown status ranks 0: any known one beats it)."""
+    return case(crm_schema.RMA_STATUS_RANK, value=status, else_=0)
+
+
+def _later_status(stored: ColumnElement[Any], incoming: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The incoming status only when it ranks above the stored one: a status never moves back."""
+    return case((_status_rank(incoming) > _status_rank(stored), incoming), else_=stored)
 
 
 def _last_version_wins(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

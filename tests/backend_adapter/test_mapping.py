@@ -42,6 +42,8 @@ def test_every_mapped_event_type_has_a_fixture() -> None:
         ("no.such.event", 1, {}),
         ("contact.upserted", 1, {"email": "x@example.com"}),
         ("contact.upserted", 1, {"external_id": "x", "email": "x", "role": "customer", "created_at": "not a date"}),
+        ("rma_unit.upserted", 1, {"external_id": "x", "rma_number": "RMA-AAAAAA-1", "created_at": "2026-01-01T00:00:00"}),
+        ("rma_event.recorded", 1, {"external_id": "x", "rma_number": "RMA-AAAAAA-1", "status": "received", "occurred_at": "soon"}),
     ],
 )
 def test_unmappable_events_raise_a_mapping_error(event_type: str, version: int, payload: dict[str, Any]) -> None:

@@ -52,7 +52,7 @@ def test_in_sync_after_the_relay_drained(relay: Relay, make_user: Any, state: An
 def test_empty_stores_are_in_sync(state: Any) -> None:
     report = reconcile(state.db, state.crm_engine)
     assert report.in_sync
-    assert set(report.entities) == {"crm_contact", "crm_partner_application"}
+    assert set(report.entities) == {"crm_contact", "crm_partner_application", "crm_rma", "crm_rma_event"}
     assert report.entities["crm_contact"].portal_hash == content_hash({})
 
 
@@ -75,6 +75,22 @@ def test_detects_missing_extra_and_mismatched(relay: Relay, make_user: Any, stat
     assert (contacts.portal, contacts.crm, contacts.drift) == (5, 4, 5)
     assert contacts.portal_hash != contacts.crm_hash
     assert report.entities["crm_partner_application"].in_sync
+
+
+def test_the_repair_centres_own_timeline_entries_are_not_drift(relay: Relay, state: Any, uow: Any) -> None:
+    from tests.backend_adapter.rma_data import make_rma, repair_centre_adds_event
+
+    make_rma(uow)
+    relay.drain()
+    repair_centre_adds_event(state.crm_engine, "RMA-7K3Q9P-1", "received", "Arrived at the bench.")
+    report = reconcile(state.db, state.crm_engine)
+    assert report.in_sync
+    assert (report.entities["crm_rma"].crm, report.entities["crm_rma_event"].crm) == (2, 2)
+    # A portal-sourced entry the portal never sent is drift, as in any pushed table.
+    with state.crm_engine.begin() as conn:
+        row = dict(conn.execute(crm.crm_rma_event.select().where(crm.crm_rma_event.c.source == "portal").limit(1)).one()._mapping)
+        conn.execute(crm.crm_rma_event.insert().values({**row, "external_id": "not-from-the-portal"}))
+    assert reconcile(state.db, state.crm_engine).entities["crm_rma_event"].extra == ["not-from-the-portal"]
 
 
 def test_a_version_mismatch_with_equal_content_is_drift(relay: Relay, make_user: Any, state: Any) -> None:
@@ -132,7 +148,7 @@ def test_cli_exit_codes_and_json(settings: Any, relay: Relay, make_user: Any, st
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
     assert body["in_sync"] is True
-    assert set(body["entities"]) == {"crm_contact", "crm_partner_application"}
+    assert set(body["entities"]) == {"crm_contact", "crm_partner_application", "crm_rma", "crm_rma_event"}
     assert set(body["entities"]["crm_contact"]) == {"portal", "crm", "portal_hash", "crm_hash", "missing", "extra", "mismatched"}
     assert (body["entities"]["crm_contact"]["portal"], body["entities"]["crm_contact"]["crm"]) == (1, 1)
 
