@@ -303,7 +303,7 @@ def test_the_detail_offers_per_state_only_the_moves_the_lifecycle_allows(uow: An
         d = desk.get_rma(db, actor=actor(db, staff), number="rma-detl01")
         groups = [(g.status, [u.unit_number for u in g.units], g.targets) for g in d.move_groups]
         assert groups == [
-            (S.REQUESTED, ["RMA-DETL01-2"], (S.APPROVED, S.REJECTED, S.CANCELLED)),
+            (S.REQUESTED, ["RMA-DETL01-2"], (S.APPROVED, S.REJECTED, S.RECEIVED, S.CANCELLED)),
             (S.DIAGNOSING, ["RMA-DETL01-1", "RMA-DETL01-3"], (S.REPAIRING, S.QUOTE_SENT, S.REPLACED)),
         ]
         assert [u.unit_number for u in d.quotable] == ["RMA-DETL01-1", "RMA-DETL01-3"]
