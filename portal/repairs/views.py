@@ -136,7 +136,7 @@ def repair_label(ctx: Ctx) -> Response:
     rma = service.get_rma(ctx.db, actor=ctx.user, number=ctx.request.path_params["number"])
     title = ctx._("QR code of %(number)s", number=rma.number)
     # Markup we generate from the RMA number (letters, digits, a dash): trusted SVG.
-    qr = Markup(segno.make(rma.number, error="m").svg_inline(scale=4, title=title))  # noqa: S704
+    qr = Markup(segno.make(rma.number, error="m").svg_inline(scale=4, title=title, omitsize=True))  # noqa: S704
     return ctx.render("repairs/label.html", rma=rma, qr=qr, repair_centre=service.REPAIR_CENTRE, packing=service.PACKING)
 
 

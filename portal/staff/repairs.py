@@ -15,6 +15,7 @@ from portal.errors import Invalid
 from portal.events import status as sync_service
 from portal.repairs import desk
 from portal.repairs.lifecycle import RmaStatus
+from portal.repairs.service import FAULT_CATEGORIES
 from portal.web import STAFF_ROLES, Ctx, view
 
 
@@ -40,7 +41,7 @@ def _duration(ctx: Ctx) -> Callable[[timedelta], str]:
 
 
 def _common(ctx: Ctx) -> dict[str, Any]:
-    return {"duration": _duration(ctx), "labels": desk.LABELS, "limits": desk.LIMITS}
+    return {"duration": _duration(ctx), "labels": desk.LABELS, "limits": desk.LIMITS, "fault_labels": FAULT_CATEGORIES}
 
 
 def _errors(ctx: Ctx, exc: Invalid) -> dict[str, str]:
