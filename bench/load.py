@@ -190,10 +190,13 @@ def parse_wrk(output: str, target: str, url: str) -> WrkResult:
     )
 
 
-def run_wrk(url: str, *, seconds: int, connections: int, threads: int, headers: dict[str, str]) -> str:
+def run_wrk(url: str, *, seconds: int, connections: int, threads: int, headers: dict[str, str], script: Path | None = None) -> str:
+    """`script`: an optional wrk Lua script (`-s`), e.g. a `request()` or a `done()` that prints more percentiles."""
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
+    if script is not None:
+        cmd += ["-s", str(script)]
     done = subprocess.run(pinned(CLIENT_CPU, [*cmd, url]), capture_output=True, text=True, check=False, timeout=seconds + 60)
     if done.returncode != 0:
         raise BenchError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
@@ -222,7 +225,7 @@ class Login:
     home_bytes: int
 
 
-def sign_in(base: str) -> Login:
+def sign_in(base: str, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD) -> Login:
     """GET /login for the CSRF cookie and token, POST /login, then fetch /account once."""
     identity = {"Accept-Encoding": "identity"}  # wrk asks for no compression either
     with httpx.Client(base_url=base, follow_redirects=False, timeout=30, headers=identity) as client:
@@ -231,13 +234,13 @@ def sign_in(base: str) -> Login:
         csrf_cookie = client.cookies.get("portal_csrf")
         if page.status_code != 200 or not token or not csrf_cookie:
             raise BenchError(f"GET /login gave {page.status_code} without a CSRF cookie/token")
-        done = client.post("/login", data={"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "csrf_token": token.group(1)})
+        done = client.post("/login", data={"email": email, "password": password, "csrf_token": token.group(1)})
         session = client.cookies.get("portal_session")
         if done.status_code != 303 or not session:
             raise BenchError(f"POST /login gave {done.status_code} and no session cookie")
         cookie_header = f"portal_session={session}; portal_csrf={csrf_cookie}"
         account = httpx.get(base + "/account", headers={**identity, "Cookie": cookie_header}, timeout=30)
-        if account.status_code != 200 or "alice@example.com" not in account.text:
+        if account.status_code != 200 or email not in account.text:
             raise BenchError(f"GET /account with the session cookie gave {account.status_code}")
         home = httpx.get(base + "/", headers={**identity, "Cookie": f"portal_csrf={csrf_cookie}"}, timeout=30)
         return Login(cookie_header, csrf_cookie, len(account.content), len(home.content))
