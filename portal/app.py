@@ -71,6 +71,7 @@ def routes() -> list[BaseRoute]:
     from portal.accounts import views as account_views
     from portal.customer import views as customer_views
     from portal.home import views as home_views
+    from portal.kb import search_views as kb_search_views
     from portal.kb import views as kb_views
     from portal.partner import views as partner_views
     from portal.repairs import views as repair_views
@@ -84,6 +85,7 @@ def routes() -> list[BaseRoute]:
         *home_views.routes,
         *account_views.routes,
         *sso_views.routes,
+        *kb_search_views.routes,
         *kb_views.routes,
         *partner_views.routes,
         *staff_views.routes,

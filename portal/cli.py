@@ -135,7 +135,16 @@ def _register_adapter_commands() -> None:
     main.add_command(adapter)
 
 
+def _register_kb_commands() -> None:
+    from portal.kb.cli import kb
+    from portal.kb.search_cli import search
+
+    main.add_command(kb)
+    main.add_command(search)
+
+
 _register_adapter_commands()
+_register_kb_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

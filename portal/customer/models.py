@@ -33,8 +33,10 @@ class Order(Base):
 
     __tablename__ = "customer_order"
     __table_args__ = (
-        Index("ix_customer_order_account_ordered", "account_id", "ordered_at"),
-        Index("ix_customer_order_email_ordered", "customer_email", "ordered_at"),
+        # The order number breaks ties in the list's order (newest first), so a deep page is an
+        # index walk rather than a sort.
+        Index("ix_customer_order_account_ordered_number", "account_id", "ordered_at", "order_number"),
+        Index("ix_customer_order_email_ordered_number", "customer_email", "ordered_at", "order_number"),
     )
 
     order_number: Mapped[str] = mapped_column(String(40), primary_key=True)
