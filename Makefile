@@ -78,9 +78,10 @@ test: deps system-deps lint typecheck check-migrations ## everything CI runs: li
 	@$(VENV)/bin/coverage report --fail-under=85 --format=total >/dev/null || { echo "Coverage is below the 85 % floor"; exit 1; }
 	@echo "Coverage floor (85 %) holds: $$($(VENV)/bin/coverage report --format=total --fail-under=0) %"
 
-bench: deps system-deps ## run the benchmarks: web tier (wrk) and backend adapter (prints figures; see docs/performance.md)
+bench: deps system-deps ## run the benchmarks: web tier (wrk), backend adapter, repairs and orders pages (prints figures; see docs/performance.md)
 	@$(PY) -m bench.load
 	@$(PY) -m bench.adapter
+	@$(PY) -m bench.repairs
 
 messages: deps ## extract translatable strings and update the Chinese catalogue (then translate the new entries)
 	@$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k Invalid:2 -k ngettext:1,2 -o portal/translations/messages.pot --no-location --sort-output . >/dev/null 2>&1
