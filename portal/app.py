@@ -115,6 +115,16 @@ def _start_adapter(state: AppState, stop: threading.Event) -> threading.Thread:
     return thread
 
 
+def _start_search_updater(state: AppState) -> Any:
+    """Keep this node's knowledge-base search index in step with the kb_change log
+    (rebuilt first when missing or damaged; one writer per index directory)."""
+    from portal.kb.index import Updater, get_index
+
+    updater = Updater(get_index(state.settings.data_dir), lambda: state.db.unit_of_work(write=False), state.settings.background_poll_s)
+    updater.start()
+    return updater
+
+
 def create_app(settings: Settings | None = None, *, background: bool | None = None) -> Starlette:
     """Build the app. `background` runs the mail sender in-process (default: ADAPTER_IN_PROCESS)."""
     settings = settings or load_settings()
@@ -127,10 +137,13 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
         tasks = [asyncio.create_task(_mail_loop(state))] if run_background else []
         adapter_stop = threading.Event()
         adapter_thread = _start_adapter(state, adapter_stop) if run_background else None
+        search_updater = _start_search_updater(state) if background is not False else None
         try:
             yield {}
         finally:
             adapter_stop.set()
+            if search_updater is not None:
+                await asyncio.to_thread(search_updater.close)
             for task in tasks:
                 task.cancel()
             for task in tasks:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, select
@@ -14,9 +15,11 @@ from backend_adapter import crm_schema as crm
 from portal.accounts import service as accounts_service
 from portal.accounts.models import Role
 from portal.db import Database, make_engine
+from portal.kb.service import import_folder
 from portal.migrate import migrate_all
 from portal.settings import Settings
 
+KB_CONTENT = Path(__file__).parent / "kb" / "content"  # the demo help articles (Markdown)
 DEMO_PASSWORD = "northwind-demo-2026"  # noqa: S105 - published demo logins (README)
 
 ACCOUNTS = [
@@ -249,6 +252,10 @@ def seed(settings: Settings, *, echo: Callable[[str], Any] = print, now: datetim
                     added_users += 1
             report["users"] = added_users
             echo(f"  users: {added_users} added, {len(USERS) - added_users} already present")
+        with db.unit_of_work() as session:
+            articles = import_folder(session, KB_CONTENT)
+            report["kb_article"] = articles.created
+            echo(f"  help articles: {articles.created} added, {articles.updated} updated, {articles.unchanged} unchanged")
     finally:
         crm_engine.dispose()
         db.dispose()
