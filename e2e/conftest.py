@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 import traceback
+import urllib.request
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from email import policy
@@ -190,6 +191,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the live server did not start")
             time.sleep(0.02)
+        _wait_for_search_index(url)
         yield LiveServer(url=url, settings=settings, oidc=provider, oidc_error=oidc_error)
     finally:
         if server is not None and thread is not None:
@@ -201,6 +203,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         passwords._hasher, passwords._DUMMY_HASH = original_hasher, original_dummy
     assert thread is not None
     assert not thread.is_alive(), "the live server did not stop"
+
+
+def _wait_for_search_index(url: str, timeout: float = 60.0) -> None:
+    """The search index is built in the background at start-up (about a second for the demo
+    articles, after jieba's start-up): wait until it answers, as a reader arriving later would."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{url}/kb/search.json?q=warranty&limit=1") as response:  # noqa: S310 - our own test server
+            if json.loads(response.read())["results"]:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("the search index was not ready in time")
 
 
 @pytest.fixture(scope="session")

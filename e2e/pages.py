@@ -454,3 +454,35 @@ class StaffRmaPage(BasePage):
         form.get_by_role("button", name=self._("Move"), exact=True).click()
         self.page.wait_for_load_state()
         return self.expect_loaded()
+
+
+# -- knowledge base -----------------------------------------------------------------------------------
+class KbSearchPage(BasePage):
+    """The help-article search box (on /kb and /kb/search) and the results page."""
+
+    path = "/kb"
+
+    @property
+    def box(self) -> Locator:
+        # A combobox once the script has enhanced it (a plain search box without JavaScript).
+        return self.main.get_by_role("search").get_by_role("combobox", name=self._("Search help articles"), exact=True)
+
+    def type_slowly(self, text: str) -> Locator:
+        """Type as a person does; returns the suggestions list (the combobox's listbox)."""
+        self.box.press_sequentially(text, delay=60)
+        return self.main.get_by_role("listbox", name=self._("Search help articles"))
+
+    def search(self, query: str) -> Self:
+        self.box.fill(query)
+        self.box.press("Enter")
+        self.page.wait_for_url(re.compile(r"/kb/search\?"))
+        expect(self.heading).to_have_text(self._("Search help articles"))
+        return self
+
+    @property
+    def hits(self) -> Locator:
+        return self.main.locator(".search-hit h2 a")
+
+    @property
+    def suggestion(self) -> Locator:
+        return self.main.locator(".search-suggestion a")
