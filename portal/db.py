@@ -126,6 +126,8 @@ class Database:
         write_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(url) else self.engine
         # PostgreSQL reads run in autocommit: no BEGIN/ROLLBACK round trips for a GET, whose
         # transaction would be rolled back anyway (each statement still sees a consistent snapshot).
+        # SQLite reads keep their deferred transaction: closing the session rolls it back, so
+        # nothing a GET might write through its session is ever kept.
         read_bind = self.engine if is_sqlite(url) else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read = sessionmaker(bind=read_bind, expire_on_commit=False)
         self._write = sessionmaker(bind=write_bind, expire_on_commit=False)
@@ -144,8 +146,9 @@ class Database:
                 session.commit()
                 for hook in self._after_commit:
                     hook(session)
-            else:
-                session.rollback()
+            # A read is not rolled back explicitly: close() below ends its transaction with a
+            # ROLLBACK all the same (SQLite; PostgreSQL reads have none), without first expiring
+            # every loaded object as Session.rollback() does (docs/decisions/0009).
         except BaseException:
             session.rollback()
             raise

@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 
+from babel.core import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 
 from portal.i18n import HTML_LANG
 
+# Parsed once: Babel parses a locale given as a string ("en_GB") again on every call, which
+# was a third to a half of each |date, |datetime and |money (docs/performance.md, issue 4).
+_BABEL_LOCALES = {"en": Locale.parse("en_GB"), "zh": Locale.parse("zh_Hans_CN")}
 
-def _babel_locale(locale: str) -> str:
-    return "zh_Hans_CN" if locale == "zh" else "en_GB"
+
+def _babel_locale(locale: str) -> Locale:
+    return _BABEL_LOCALES["zh" if locale == "zh" else "en"]
+
+
+# Pure functions of their arguments, and pages repeat the same few days and amounts.
+@lru_cache(maxsize=4096)
+def _format_day(day: date, locale: str, fmt: str) -> str:
+    return format_date(day, format=fmt, locale=_babel_locale(locale))
+
+
+@lru_cache(maxsize=4096)
+def _format_money(cents: int, currency: str, locale: str) -> str:
+    return format_currency(cents / 100, currency, locale=_babel_locale(locale))
 
 
 def make_environment(templates_dir: Path) -> Environment:
@@ -28,16 +50,80 @@ def make_environment(templates_dir: Path) -> Environment:
     )
     env.globals["html_lang"] = HTML_LANG
 
-    def date_filter(value: datetime | None, locale: str = "en", fmt: str = "medium") -> str:
-        return "" if value is None else format_date(value, format=fmt, locale=_babel_locale(locale))
+    def date_filter(value: date | None, locale: str = "en", fmt: str = "medium") -> str:
+        if value is None:
+            return ""
+        # Babel formats a datetime's own date (no time-zone conversion), so the day is the key.
+        return _format_day(value.date() if isinstance(value, datetime) else value, locale, fmt)
 
     def datetime_filter(value: datetime | None, locale: str = "en", fmt: str = "medium") -> str:
         return "" if value is None else format_datetime(value, format=fmt, locale=_babel_locale(locale))
 
     def money_filter(cents: int, currency: str, locale: str = "en") -> str:
-        return format_currency(cents / 100, currency, locale=_babel_locale(locale))
+        return _format_money(cents, currency, locale)
 
     env.filters["date"] = date_filter
     env.filters["datetime"] = datetime_filter
     env.filters["money"] = money_filter
     return env
+
+
+# -- pages translated when their template is compiled -----------------------------------------------
+class _TranslatedLiterals(Extension):
+    """Replaces `_("literal")` (one string literal, nothing else) by its translation while the
+    template is compiled, so the text becomes part of the template's static output instead of
+    a call on every render (a page makes 35-100 of them; docs/decisions/0009).
+
+    Only in the per-locale environments of `locale_environment`; `_` with parameters, with an
+    expression (`_(labels[s])`) or as an attribute (`x._("a")`) is left to the runtime call, as
+    is everything in the base environment (e-mails pass their own `_`). Without parameters
+    `gettext` returns the catalogue's text unchanged, which is what is baked in.
+    """
+
+    def filter_stream(self, stream: TokenStream) -> Iterable[Token]:
+        gettext: Callable[[str], str] = getattr(self.environment, "portal_gettext", None) or (lambda message: message)
+        tokens = list(stream)
+        out: list[Token] = []
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            if (
+                tok.type == "name"
+                and tok.value == "_"
+                and i + 3 < len(tokens)
+                and tokens[i + 1].type == "lparen"
+                and tokens[i + 2].type == "string"
+                and tokens[i + 3].type == "rparen"
+                and not (out and out[-1].type == "dot")
+            ):
+                out.append(Token(tok.lineno, "string", gettext(tokens[i + 2].value)))
+                i += 4
+                continue
+            out.append(tok)
+            i += 1
+        return _iterate(out)
+
+
+def _iterate(tokens: list[Token]) -> Iterator[Token]:
+    yield from tokens
+
+
+_OVERLAYS_LOCK = threading.Lock()
+_OVERLAYS: weakref.WeakKeyDictionary[Environment, dict[str, Environment]] = weakref.WeakKeyDictionary()
+
+
+def locale_environment(env: Environment, locale: str, gettext: Callable[[str], str]) -> Environment:
+    """An overlay of `env` (same loader, filters, globals; its own template cache) whose
+    templates have `_("literal")` translated for `locale` at compile time. Made once per locale."""
+    overlays = _OVERLAYS.setdefault(env, {})
+    found = overlays.get(locale)
+    if found is not None:
+        return found
+    with _OVERLAYS_LOCK:
+        found = overlays.get(locale)
+        if found is None:
+            # A cache of its own (an overlay otherwise starts with copies of the base's templates).
+            found = env.overlay(extensions=[_TranslatedLiterals], cache_size=400)
+            found.portal_gettext = gettext  # type: ignore[attr-defined]
+            overlays[locale] = found
+    return found

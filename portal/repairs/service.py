@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.models import User
 from portal.customer import ownership, warranty
@@ -112,12 +113,44 @@ def _owner(actor: User) -> ownership.Owner | None:
     return ownership.Owner.of(actor)
 
 
+def _load_rma(db: Session, *where: ColumnElement[bool]) -> tuple[Rma, dict[str, str]] | None:
+    """The RMA matching `where` with its units (in line order) and their product names, in one
+    query. The model's own loading takes two (units by `selectin`, each joining its RMA again)
+    and the product names a third: most of a timeline page's time (docs/performance.md)."""
+    rows = db.execute(
+        select(Rma, RmaUnit, Product.name)
+        .outerjoin(RmaUnit, RmaUnit.rma_id == Rma.id)
+        .outerjoin(Product, Product.sku == RmaUnit.sku)
+        .where(*where)
+        .order_by(RmaUnit.line_no)
+        .options(lazyload(Rma.units), lazyload(RmaUnit.rma))
+    ).all()
+    if not rows:
+        return None
+    rma = rows[0][0]
+    units: list[RmaUnit] = []
+    names: dict[str, str] = {}
+    for _rma, unit, name in rows:
+        if unit is None:
+            continue
+        set_committed_value(unit, "rma", rma)
+        units.append(unit)
+        if unit.sku and name is not None:
+            names[unit.sku] = name
+    set_committed_value(rma, "units", units)
+    return rma, names
+
+
 def get_rma(db: Session, *, actor: User, number: str) -> Rma:
     """The actor's RMA by number; NotFound for a missing one and for someone else's."""
-    rma = db.scalar(select(Rma).where(Rma.number == number.strip().upper(), owned_rmas(_owner(actor))))
-    if rma is None:
+    return _get_rma(db, actor=actor, number=number)[0]
+
+
+def _get_rma(db: Session, *, actor: User, number: str) -> tuple[Rma, dict[str, str]]:
+    loaded = _load_rma(db, Rma.number == number.strip().upper(), owned_rmas(_owner(actor)))
+    if loaded is None:
         raise NotFound()
-    return rma
+    return loaded
 
 
 @dataclass(frozen=True)
@@ -410,6 +443,17 @@ class Timeline:
 
 def timeline(db: Session, rma: Rma, *, with_photos: bool) -> Timeline:
     """The RMA's units with their customer-visible events (portal and CRM, oldest first)."""
+    return _timeline(db, rma, _product_names(db, rma), with_photos=with_photos)
+
+
+def rma_timeline(db: Session, *, actor: User, number: str) -> Timeline:
+    """The actor's RMA by number and its timeline with photos (the owner's page); NotFound for
+    a missing one and for someone else's. Two queries: the RMA with units, then the events."""
+    rma, names = _get_rma(db, actor=actor, number=number)
+    return _timeline(db, rma, names, with_photos=True)
+
+
+def _timeline(db: Session, rma: Rma, names: dict[str, str], *, with_photos: bool) -> Timeline:
     unit_ids = [u.id for u in rma.units]
     events = db.scalars(
         select(RmaEvent)
@@ -419,7 +463,6 @@ def timeline(db: Session, rma: Rma, *, with_photos: bool) -> Timeline:
     by_unit: dict[int, list[RmaEvent]] = {uid: [] for uid in unit_ids}
     for event in events:
         by_unit[event.unit_id].append(event)
-    names = _product_names(db, rma)
     today = utcnow().date()
     views = []
     for unit in rma.units:
@@ -488,12 +531,14 @@ def guest_lookup(db: Session, number: str, email: str, ip: str) -> Rma | None:
     address = email.strip().lower()
     if match is None or not address or len(address) > 254:
         return None
-    return db.scalar(select(Rma).where(Rma.number == match.group(1), Rma.contact_email == address))
+    loaded = _load_rma(db, Rma.number == match.group(1), Rma.contact_email == address)
+    return loaded[0] if loaded else None
 
 
 def rma_for_link(db: Session, number: str, email: str) -> Rma | None:
     """The RMA a signed tracking link names (its e-mail must still be the RMA's)."""
-    return db.scalar(select(Rma).where(Rma.number == number, Rma.contact_email == email))
+    loaded = _load_rma(db, Rma.number == number, Rma.contact_email == email)
+    return loaded[0] if loaded else None
 
 
 __all__ = [
@@ -512,5 +557,6 @@ __all__ = [
     "list_rmas",
     "owned_rmas",
     "request_repair",
+    "rma_timeline",
     "timeline",
 ]

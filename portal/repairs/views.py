@@ -109,8 +109,8 @@ def repairs_list(ctx: Ctx) -> Response:
 @view(roles=CUSTOMER_ROLES)
 def repair_detail(ctx: Ctx) -> Response:
     assert ctx.user is not None
-    rma = service.get_rma(ctx.db, actor=ctx.user, number=ctx.request.path_params["number"])
-    return ctx.render("repairs/detail.html", tl=service.timeline(ctx.db, rma, with_photos=True), guest=False, **_common())
+    tl = service.rma_timeline(ctx.db, actor=ctx.user, number=ctx.request.path_params["number"])
+    return ctx.render("repairs/detail.html", tl=tl, guest=False, **_common())
 
 
 @view(roles=CUSTOMER_ROLES)
