@@ -162,7 +162,11 @@ def service_latency(url: str, data_dir: Path, rounds: int) -> dict[str, Any]:
     timings: dict[str, list[float]] = {name: [] for name in [*groups, "suggest"]}
     with db.unit_of_work(write=False) as session:
         kb_search.search_articles(session, index, None, "warm up", "en")
-        index.spelling(index.searcher())
+        # What the portal's updater thread does after each index generation (index.Updater).
+        searcher = index.searcher()
+        index.spelling(searcher)
+        index.facet_sets(searcher)
+        index.postings(searcher).warm(searcher)
         for _ in range(rounds):
             for name, queries in groups.items():
                 for q in queries:

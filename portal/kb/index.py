@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import functools
 import gc
+import heapq
 import json
 import logging
 import os
@@ -457,6 +458,128 @@ class Spelling:
         return [w for _d, _f, w in sorted(x for x in scored if x[0] == best)][:limit]
 
 
+# -- query evaluation over cached postings ---------------------------------------------------------------
+Scores = dict[int, float]
+POSTINGS_BUDGET = 1_500_000  # cached (document, score) pairs per index generation, about 150 MB at most
+
+
+class Postings:
+    """Evaluates our queries (And / Or of boosted terms) on one searcher generation with the
+    engine's own BM25F scores, but as dictionary and set operations over each term's postings
+    (read once per generation, then cached) instead of Whoosh's matcher tree, which advances
+    every matching document through a dozen Python objects. Same scores (the sum of the
+    matching terms' weighted BM25F, as Whoosh's And/Or matchers add them), the exact number of
+    matches, and facet counts by set intersection, in a few milliseconds on 10,000 articles.
+    Queries of any other shape are scored by the engine's matcher (same result, slower)."""
+
+    def __init__(self, searcher: Searcher) -> None:
+        reader: Any = searcher.reader()
+        self.live = frozenset(reader.all_doc_ids())
+        self._lengths: dict[str, list[int]] = {}
+        self._terms: dict[tuple[str, Any], Scores] = {}
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def lengths(self, searcher: Any, fieldname: str) -> list[int]:
+        lengths = self._lengths.get(fieldname)
+        if lengths is None:
+            count = int(searcher.doc_count_all())
+            lengths = [int(searcher.doc_field_length(d, fieldname, 1) or 1) for d in range(count)]
+            self._lengths[fieldname] = lengths
+        return lengths
+
+    def term(self, searcher: Any, fieldname: str, text: Any) -> Scores:
+        """Document -> unboosted score of one term (cached for the generation). `searcher`:
+        the calling thread's searcher of this generation (searchers are not shared)."""
+        key = (fieldname, text)
+        found = self._terms.get(key)
+        if found is not None:
+            return found
+        out: Scores = {}
+        if (fieldname, text) in searcher.reader():
+            scorer: Any = searcher.weighting.scorer(searcher, fieldname, text)
+            fast = hasattr(scorer, "_score") and hasattr(scorer, "dfl")
+            lengths = self.lengths(searcher, fieldname) if fast else []
+            score = scorer._score if fast else None
+            for sub, offset in searcher.leaf_searchers():
+                subreader: Any = sub.reader()
+                if (fieldname, text) not in subreader:
+                    continue
+                matcher: Any = subreader.postings(fieldname, text)
+                live = self.live
+                while matcher.is_active():
+                    doc = matcher.id() + offset
+                    if doc in live:
+                        out[doc] = score(matcher.weight(), lengths[doc]) if score else scorer.score(matcher)
+                    matcher.next()
+        with self._lock:
+            if self._size + len(out) <= POSTINGS_BUDGET:
+                self._terms[key] = out
+                self._size += len(out)
+        return out
+
+    def _coordinated(self, searcher: Any, query: Any) -> Scores:
+        """Or(..., scale=s): the sum of the scores with Whoosh's coordination bonus (CoordMatcher:
+        documents matching more of the query's terms rank higher)."""
+        plain = compound.Or(query.subqueries)
+        merged = self.scores(searcher, plain)
+        reader = searcher.reader()
+        leaves = [q for q in query.leaves() if type(q) is terms.Term and (q.fieldname, q.text) in reader]
+        termcount, scale = len(leaves), float(query.scale)
+        if termcount <= 1 or termcount == scale:
+            return merged
+        matching = dict.fromkeys(merged, 0)
+        for leaf in leaves:
+            for doc in self.term(searcher, leaf.fieldname, leaf.text):
+                if doc in matching:
+                    matching[doc] += 1
+        factor = (termcount - 1) / termcount
+        spread = (termcount - scale) ** 2
+        return {d: (s + (matching[d] - 1) / spread) * factor for d, s in merged.items()}
+
+    def warm(self, searcher: Any) -> None:
+        """Read the field lengths ahead (the updater thread does, not a request)."""
+        for fieldname in (*SEARCH_FIELDS, "plain"):
+            self.lengths(searcher, fieldname)
+
+    def scores(self, searcher: Any, query: Any) -> Scores:
+        """Document -> score for the documents matching `query` (a Whoosh query, before any filter)."""
+        if type(query) is terms.Term:
+            base = self.term(searcher, query.fieldname, query.text)
+            boost = float(query.boost)
+            return base if boost == 1.0 else {d: s * boost for d, s in base.items()}
+        if type(query) is compound.Or and getattr(query, "scale", None) and float(query.boost) == 1.0:
+            return self._coordinated(searcher, query)
+        if type(query) in (compound.And, compound.Or) and float(query.boost) == 1.0 and not getattr(query, "scale", None):
+            parts = [self.scores(searcher, q) for q in query.subqueries if q is not Q.NullQuery]
+            if not parts:
+                return {}
+            if type(query) is compound.And:
+                parts.sort(key=len)
+                keys = set(parts[0])
+                for part in parts[1:]:
+                    keys.intersection_update(part)
+                    if not keys:
+                        return {}
+                return {d: sum(p[d] for p in parts) for d in keys}
+            parts.sort(key=len, reverse=True)
+            merged = dict(parts[0])
+            for part in parts[1:]:
+                get = merged.get
+                for d, s in part.items():
+                    merged[d] = get(d, 0.0) + s
+            return merged
+        if query is Q.NullQuery:
+            return {}
+        # Anything else: the engine's own matcher.
+        out: Scores = {}
+        matcher: Any = query.matcher(searcher, searcher.context())
+        while matcher.is_active():
+            out[matcher.id()] = matcher.score()
+            matcher.next()
+        return out
+
+
 # -- the index ------------------------------------------------------------------------------------------
 class SearchIndex:
     """One index directory: open, update, rebuild, search. Thread-safe for readers."""
@@ -472,6 +595,8 @@ class SearchIndex:
         self._schema = make_schema()
         self._spelling: tuple[int, Spelling] | None = None
         self._facet_sets: tuple[int, dict[str, dict[str, frozenset[int]]]] | None = None
+        self._postings: tuple[int, Postings] | None = None
+        self._allowed_sets: tuple[int, dict[tuple[Any, ...], frozenset[int]]] | None = None
         self._parser = self._make_parser(SEARCH_FIELDS, FIELD_BOOSTS)
         self._title_parser = self._make_parser(("title_plain", "title_zh"), {"title_plain": 1.0, "title_zh": 1.0})
 
@@ -771,17 +896,19 @@ class SearchIndex:
         empty = Results(query=text, hits=[], total=0, page=page, page_size=page_size)
         if not words or not audiences:
             return empty
-        searcher = self.searcher()
-        allowed = self._allowed(audiences, filters)
+        searcher: Any = self.searcher()
+        postings = self.postings(searcher)
+        allowed = self.allowed_set(searcher, audiences, filters)
+        in_locale = self.facet_sets(searcher)["language"].get(locale, frozenset())
         exact_words = [self._word_query(w, self._parser) for w in words]
         exact_words = [q for q in exact_words if q is not Q.NullQuery]
 
-        def run(query: Query) -> Any:
-            boosted = Q.AndMaybe(query, Q.Term("locale", locale, boost=LOCALE_BOOST))
-            return searcher.search_page(boosted, page, pagelen=page_size, filter=allowed)
+        def run(query: Query) -> tuple[Query, Scores, set[int]]:
+            scores = postings.scores(searcher, query)
+            return query, scores, set(allowed.intersection(scores))
 
-        results = run(Q.And(exact_words)) if exact_words else None
-        total = results.total if results is not None else 0
+        found = run(Q.And(exact_words)) if exact_words else None
+        total = len(found[2]) if found is not None else 0
         fuzzy = False
         suggestion: str | None = None
         if total < FEW_HITS:
@@ -791,28 +918,69 @@ class SearchIndex:
             fuzzy_words = [q for q in fuzzy_words if q is not Q.NullQuery]
             if fuzzy_words:
                 expanded = [str(q) for q in fuzzy_words] != [str(q) for q in exact_words]
-                candidate = run(Q.And(fuzzy_words)) if expanded or results is None else results
-                if candidate.total == 0 and len(fuzzy_words) > 1:
+                candidate = run(Q.And(fuzzy_words)) if expanded or found is None else found
+                if not candidate[2] and len(fuzzy_words) > 1:
                     candidate = run(Q.Or(fuzzy_words, scale=0.9))
-                if candidate.total > total:
-                    results, total, fuzzy = candidate, candidate.total, True
-        if results is None or total == 0:
+                if len(candidate[2]) > total:
+                    found, total, fuzzy = candidate, len(candidate[2]), True
+        if found is None or total == 0:
             return Results(query=text, hits=[], total=0, page=page, page_size=page_size, suggestion=suggestion)
-        terms = query_terms(results.results.q, suggestion.split() if suggestion else ()) if snippets else frozenset()
-        hits = [self._hit(hit, terms, snippets) for hit in results]
+        query, scores, matched = found
+        # The reader's language adds LOCALE_BOOST (what AndMaybe(query, Term("locale", ..., boost)) scores).
+        ranked = heapq.nlargest(page * page_size, matched, key=lambda d: (scores[d] + (LOCALE_BOOST if d in in_locale else 0.0), -d))[
+            (page - 1) * page_size :
+        ]
+        terms = query_terms(query, suggestion.split() if suggestion else ()) if snippets else frozenset()
+        hits = [
+            self._hit(searcher.stored_fields(d), scores[d] + (LOCALE_BOOST if d in in_locale else 0.0), terms, snippets) for d in ranked
+        ]
         return Results(
             query=text,
             hits=hits,
             total=total,
             page=page,
             page_size=page_size,
-            facets=self._facets(searcher, results),
+            facets=self._facets(searcher, matched),
             suggestion=suggestion,
             fuzzy=fuzzy,
         )
 
-    def _facets(self, searcher: Searcher, results: Any) -> dict[str, list[tuple[str, int]]]:
-        matched = results.results.docs()
+    def postings(self, searcher: Searcher) -> Postings:
+        """The query evaluator of the searcher's generation (its term cache lives as long)."""
+        generation = int(searcher.reader().generation() or 0)  # type: ignore[no-untyped-call]
+        cached = self._postings
+        if cached is None or cached[0] != generation:
+            cached = (generation, Postings(searcher))
+            self._postings = cached
+        return cached[1]
+
+    def allowed_set(self, searcher: Searcher, audiences: frozenset[Audience] | set[Audience], filters: Filters) -> frozenset[int]:
+        """The live documents a reader of `audiences` may find with `filters` (cached per
+        generation): intersections of the per-value document sets."""
+        generation = int(searcher.reader().generation() or 0)  # type: ignore[no-untyped-call]
+        key = (tuple(sorted(a.value for a in audiences)), filters.category, filters.product, filters.language)
+        cached = self._allowed_sets
+        if cached is None or cached[0] != generation:
+            cached = (generation, {})
+            self._allowed_sets = cached
+        found = cached[1].get(key)
+        if found is None:
+            sets = self.facet_sets(searcher)
+            reader: Any = searcher.reader()
+            docs: set[int] = set()
+            for audience in key[0]:
+                if ("audience", audience) in reader:
+                    docs.update(reader.postings("audience", audience).all_ids())
+            docs &= self.postings(searcher).live
+            for name, value in (("category", filters.category), ("product", filters.product), ("language", filters.language)):
+                if value:
+                    docs &= sets[name].get(value, frozenset())
+            found = frozenset(docs)
+            if len(cached[1]) < 256:
+                cached[1][key] = found
+        return found
+
+    def _facets(self, searcher: Searcher, matched: set[int]) -> dict[str, list[tuple[str, int]]]:
         out: dict[str, list[tuple[str, int]]] = {}
         for name, values in self.facet_sets(searcher).items():
             counts = [(value, len(docs & matched)) for value, docs in values.items()]
@@ -821,8 +989,7 @@ class SearchIndex:
             out[name] = counts[:12]
         return out
 
-    def _hit(self, hit: Any, terms: frozenset[str], snippets: bool) -> Hit:
-        stored = hit.fields()
+    def _hit(self, stored: dict[str, Any], score: float, terms: frozenset[str], snippets: bool) -> Hit:
         title = stored.get("display_title", "")
         summary = stored.get("display_summary", "")
         snippet, snippet_text = Markup(""), ""
@@ -843,7 +1010,7 @@ class SearchIndex:
             products=tuple(p for p in stored.get("products", "").split(",") if p),
             snippet=snippet,
             snippet_text=snippet_text,
-            score=float(hit.score or 0.0),
+            score=float(score or 0.0),
         )
 
     def suggest(
@@ -879,7 +1046,7 @@ class SearchIndex:
             return []
         query = Q.AndMaybe(Q.And(parts), Q.Term("locale", locale, boost=LOCALE_BOOST))
         results = searcher.search(query, limit=limit, filter=allowed)
-        return [self._hit(hit, frozenset(), False) for hit in results]
+        return [self._hit(hit.fields(), hit.score, frozenset(), False) for hit in results]
 
     def doc_count(self) -> int:
         return int(self.searcher().doc_count())
@@ -933,6 +1100,7 @@ class Updater:
                 searcher = self.index.searcher()  # built here, not in a request:
                 self.index.spelling(searcher)
                 self.index.facet_sets(searcher)
+                self.index.postings(searcher).warm(searcher)
             except Exception:  # keep following the log; the next round retries
                 log.exception("search.updater_error")
             self.stop.wait(self.every_s)

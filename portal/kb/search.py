@@ -7,14 +7,20 @@ may read. The index holds published articles only.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
+from portal.db import utcnow
+from portal.errors import Invalid, NotFound
+from portal.i18n import N_
 from portal.kb.index import MAX_QUERY_CHARS, Filters, Hit, Results, SearchIndex
-from portal.kb.models import Audience
+from portal.kb.models import Audience, SearchSynonym
 from portal.kb.service import audiences_for
+from portal.security.audit import audit
 
 PAGE_SIZE = 10
 MAX_PAGE = 50
@@ -90,3 +96,122 @@ def suggestions(db: Session, index: SearchIndex, actor: User | None, q: str, loc
         if suggestion:
             hits = index.suggest(suggestion, locale=clean_locale(locale), audiences=audiences, limit=limit)
     return Suggestions(query=query, suggestion=suggestion, hits=hits)
+
+
+# -- the synonyms list (staff) -------------------------------------------------------------------------
+SYNONYM_WORD_CHARS = 60
+SYNONYM_MAX_WORDS = 20
+_SYNONYM_SPLIT = re.compile(r"[,\n\r，、;；]+")
+DEMO_SYNONYMS: tuple[tuple[str, ...], ...] = (
+    ("router", "gateway", "路由器"),
+    ("access point", "ap", "无线接入点"),
+    ("printer", "打印机"),
+    ("firmware", "software update", "固件"),
+    ("nas", "network storage", "网络存储"),
+    ("switch", "交换机"),
+    ("motherboard", "mainboard", "board", "主板"),
+    ("warranty", "guarantee", "保修"),
+    ("repair", "rma", "维修"),
+    ("toner", "ink", "墨粉"),
+    ("wifi", "wi-fi", "wireless", "无线"),
+    ("reset", "factory reset", "恢复出厂设置"),
+    ("password", "passcode", "密码"),
+    ("invoice", "bill", "发票"),
+)
+
+
+def synonym_words(text: str) -> list[str]:
+    """The words of a synonym group typed by staff: comma-, semicolon- or newline-separated
+    (Chinese punctuation too), trimmed, lower-cased, without duplicates. Raises Invalid."""
+    words: list[str] = []
+    for part in _SYNONYM_SPLIT.split(text or ""):
+        word = " ".join(part.split()).lower()
+        if not word:
+            continue
+        if len(word) > SYNONYM_WORD_CHARS:
+            raise Invalid("words", N_("Each word or phrase may have at most 60 characters."))
+        if word not in words:
+            words.append(word)
+    if len(words) < 2:
+        raise Invalid("words", N_("Enter at least two words or phrases that mean the same, separated by commas."))
+    if len(words) > SYNONYM_MAX_WORDS:
+        raise Invalid("words", N_("A group may have at most 20 words or phrases."))
+    return words
+
+
+def synonym_groups(db: Session) -> list[SearchSynonym]:
+    return list(db.scalars(select(SearchSynonym).order_by(SearchSynonym.id)))
+
+
+def _staff(actor: User) -> None:
+    if not actor.role.is_staff:
+        raise NotFound()
+
+
+def add_synonym_group(db: Session, *, actor: User, text: str, ip: str | None = None) -> SearchSynonym:
+    """A new group of words that mean the same. Search picks it up within a few seconds
+    (index.SYNONYM_TTL_S)."""
+    _staff(actor)
+    group = SearchSynonym(words=synonym_words(text), updated_at=utcnow())
+    db.add(group)
+    db.flush()
+    audit(db, "kb_synonym.added", actor_user_id=actor.id, actor_email=actor.email, target=str(group.id), ip=ip, words=group.words)
+    return group
+
+
+def _group(db: Session, group_id: int) -> SearchSynonym:
+    group = db.get(SearchSynonym, group_id)
+    if group is None:
+        raise NotFound()
+    return group
+
+
+def save_synonym_group(db: Session, *, actor: User, group_id: int, text: str, ip: str | None = None) -> SearchSynonym:
+    _staff(actor)
+    group = _group(db, group_id)
+    words = synonym_words(text)
+    before = list(group.words or [])
+    if words != before:
+        group.words = words
+        group.updated_at = utcnow()
+        audit(
+            db,
+            "kb_synonym.changed",
+            actor_user_id=actor.id,
+            actor_email=actor.email,
+            target=str(group.id),
+            ip=ip,
+            before=before,
+            words=words,
+        )
+    return group
+
+
+def delete_synonym_group(db: Session, *, actor: User, group_id: int, ip: str | None = None) -> None:
+    _staff(actor)
+    group = _group(db, group_id)
+    audit(
+        db,
+        "kb_synonym.deleted",
+        actor_user_id=actor.id,
+        actor_email=actor.email,
+        target=str(group.id),
+        ip=ip,
+        words=list(group.words or []),
+    )
+    db.delete(group)
+    db.flush()
+
+
+def seed_demo_synonyms(db: Session) -> int:
+    """The demo's synonym groups (idempotent: a group whose first word is already in some
+    group is skipped, so staff edits survive a re-seed). Returns how many groups were added."""
+    existing = {str(w).lower() for (words,) in db.execute(select(SearchSynonym.words)) for w in (words or [])}
+    added = 0
+    for words in DEMO_SYNONYMS:
+        if words[0] not in existing:
+            db.add(SearchSynonym(words=list(words), updated_at=utcnow()))
+            existing.update(words)
+            added += 1
+    db.flush()
+    return added

@@ -95,4 +95,11 @@ ENTRIES: dict[tuple[str, str], tuple[Case, ...]] = {
     ("/staff/kb/{article_id}/revisions/{version}", "GET"): _staff_article(version=True),
     # Restoring the current version is a no-op that answers like a restore.
     ("/staff/kb/{article_id}/revisions/{version}/restore", "POST"): _staff_article(version=True),
+    # The search synonyms (portal/kb/search_views.py): staff only; a one-word group is refused.
+    ("/staff/kb/synonyms", "GET"): (Case(only(*STAFF_ONLY)),),
+    ("/staff/kb/synonyms", "POST"): (Case(only(*STAFF_ONLY, result="invalid"), form={"words": "router"}),),
+    ("/staff/kb/synonyms/{group_id}", "POST"): (
+        Case(only(*STAFF_ONLY, result="invalid"), params={"group_id": Obj("kb-synonym")}, form={"action": "save", "words": "x"}),
+        Case(NOBODY, params={"group_id": Obj("missing")}, form={"action": "delete"}, label="missing"),
+    ),
 }

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.kb import service
-from portal.kb.models import Article, ArticleImage, ArticleStatus
+from portal.kb.models import Article, ArticleImage, ArticleStatus, SearchSynonym
 
 if TYPE_CHECKING:
     from tests.portal.security.conftest import World
@@ -31,7 +31,8 @@ ARTICLES = {
 
 def add(db: Session, world: World, now: datetime) -> None:
     """Name each article's slug in world.ids ("kb:public", ...), its id as "kb-id:<kind>",
-    and the image as "kb-image" (id) and "kb-image-file" (file name)."""
+    the image as "kb-image" (id) and "kb-image-file" (file name), and a synonym group as
+    "kb-synonym"."""
     for name, (slug, audience, status) in ARTICLES.items():
         data = service.clean_input(
             db,
@@ -55,3 +56,7 @@ def add(db: Session, world: World, now: datetime) -> None:
     db.flush()
     world.ids["kb-image"] = image.id
     world.ids["kb-image-file"] = image.filename
+    synonym = SearchSynonym(words=["router", "gateway"], updated_at=now)
+    db.add(synonym)
+    db.flush()
+    world.ids["kb-synonym"] = synonym.id
