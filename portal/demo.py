@@ -15,6 +15,7 @@ from backend_adapter import crm_schema as crm
 from portal.accounts import service as accounts_service
 from portal.accounts.models import Role
 from portal.db import Database, make_engine
+from portal.kb.search import seed_demo_synonyms
 from portal.kb.service import import_folder
 from portal.migrate import migrate_all
 from portal.settings import Settings
@@ -254,6 +255,8 @@ def seed(settings: Settings, *, echo: Callable[[str], Any] = print, now: datetim
             echo(f"  users: {added_users} added, {len(USERS) - added_users} already present")
         with db.unit_of_work() as session:
             articles = import_folder(session, KB_CONTENT)
+            synonyms = seed_demo_synonyms(session)
+            echo(f"  search synonyms: {synonyms} groups added")
             report["kb_article"] = articles.created
             echo(f"  help articles: {articles.created} added, {articles.updated} updated, {articles.unchanged} unchanged")
     finally:

@@ -179,6 +179,7 @@ def make_schema() -> Schema:
 # -- documents ----------------------------------------------------------------------------------------
 _MD_STRIP = [
     (re.compile(r"```.*?```", re.S), " "),
+    (re.compile(r"^[ \t|:-]*-{3,}[ \t|:-]*$", re.M), " "),  # table separator rows, rules
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),
     (re.compile(r"\[([^\]]*)\]\([^)]*\)"), r"\1"),
     (re.compile(r"<[^>]+>"), " "),

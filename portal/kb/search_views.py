@@ -14,6 +14,7 @@ from portal.errors import Invalid
 from portal.i18n import LANGUAGE_NAMES, N_
 from portal.kb import search as kb_search
 from portal.kb.index import SYNONYM_TTL_S, get_index
+from portal.kb.service import category_label
 from portal.web import STAFF_ROLES, Ctx, view
 
 JSON_DEFAULT_LIMIT = 6
@@ -67,6 +68,7 @@ def search_page(ctx: Ctx) -> Response:
         link=link,
         language_names=LANGUAGE_NAMES,
         article_url=article_url,
+        category_label=category_label,
         pager_base=link() + "&",
     )
 
