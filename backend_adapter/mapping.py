@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 
@@ -122,6 +122,55 @@ def rma_event_v1(payload: dict[str, Any], occurred_at: datetime) -> CrmWrite:
             "source": payload.get("source") or "portal",
             "customer_visible": True if visible is None else bool(visible),
             "occurred_at": crm_timestamp(payload["occurred_at"]),
+            "updated_at": crm_timestamp(occurred_at),
+        },
+    )
+
+
+def _crm_date(value: str) -> date:
+    return date.fromisoformat(value)
+
+
+@mapper("inventory_line.upserted")
+def inventory_line_v1(payload: dict[str, Any], occurred_at: datetime) -> CrmWrite:
+    """One accepted partner inventory line; a line missing from a later version comes withdrawn."""
+    _require(payload, "external_id", "partner_account_id", "report_external_id", "as_of", "sku", "quantity_on_hand")
+    return CrmWrite(
+        table="crm_inventory_line",
+        external_id=payload["external_id"],
+        row={
+            "partner_account_id": payload["partner_account_id"],
+            "report_external_id": payload["report_external_id"],
+            "as_of": _crm_date(payload["as_of"]),
+            "location": payload.get("location"),
+            "sku": payload["sku"],
+            "quantity_on_hand": int(payload["quantity_on_hand"]),
+            "withdrawn": bool(payload.get("withdrawn", False)),
+            "updated_at": crm_timestamp(occurred_at),
+        },
+    )
+
+
+@mapper("sell_through_line.upserted")
+def sell_through_line_v1(payload: dict[str, Any], occurred_at: datetime) -> CrmWrite:
+    """One accepted partner sell-through line; a line missing from a later version comes withdrawn."""
+    _require(payload, "external_id", "partner_account_id", "report_external_id", "sold_on", "sku", "quantity")
+    return CrmWrite(
+        table="crm_sell_through_line",
+        external_id=payload["external_id"],
+        row={
+            "partner_account_id": payload["partner_account_id"],
+            "report_external_id": payload["report_external_id"],
+            "sold_on": _crm_date(payload["sold_on"]),
+            "sku": payload["sku"],
+            "quantity": int(payload["quantity"]),
+            "unit_price_cents": payload.get("unit_price_cents"),
+            "currency": payload.get("currency"),
+            "end_customer_name": payload.get("end_customer_name"),
+            "end_customer_country": payload.get("end_customer_country"),
+            "end_customer_postcode": payload.get("end_customer_postcode"),
+            "serial": payload.get("serial"),
+            "withdrawn": bool(payload.get("withdrawn", False)),
             "updated_at": crm_timestamp(occurred_at),
         },
     )

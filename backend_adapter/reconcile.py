@@ -38,7 +38,7 @@ from portal.events.models import OutboxEvent, OutboxStatus
 log = structlog.get_logger(__name__)
 
 # Always reported, even when one side is empty (the tables the mapping fills today).
-DEFAULT_ENTITIES = ("crm_contact", "crm_partner_application", "crm_rma", "crm_rma_event")
+DEFAULT_ENTITIES = ("crm_contact", "crm_partner_application", "crm_rma", "crm_rma_event", "crm_inventory_line", "crm_sell_through_line")
 LIVE = (OutboxStatus.DELIVERED, OutboxStatus.PENDING)
 RowKey = tuple[Any, ...]  # (version, field values…), normalised
 

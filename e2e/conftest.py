@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 import traceback
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -210,9 +211,12 @@ def _wait_for_search_index(url: str, timeout: float = 60.0) -> None:
     articles, after jieba's start-up): wait until it answers, as a reader arriving later would."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{url}/kb/search.json?q=warranty&limit=1") as response:  # noqa: S310 - our own test server
-            if json.loads(response.read())["results"]:
-                return
+        try:
+            with urllib.request.urlopen(f"{url}/kb/search.json?q=warranty&limit=1") as response:  # noqa: S310 - our own test server
+                if json.loads(response.read())["results"]:
+                    return
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"the search endpoint failed while the index was being built: {exc}") from exc
         time.sleep(0.2)
     raise RuntimeError("the search index was not ready in time")
 

@@ -73,6 +73,7 @@ def routes() -> list[BaseRoute]:
     from portal.home import views as home_views
     from portal.kb import search_views as kb_search_views
     from portal.kb import views as kb_views
+    from portal.partner import report_views
     from portal.partner import views as partner_views
     from portal.repairs import views as repair_views
     from portal.staff import repairs as staff_repair_views
@@ -88,6 +89,7 @@ def routes() -> list[BaseRoute]:
         *kb_search_views.routes,
         *kb_views.routes,
         *partner_views.routes,
+        *report_views.routes,
         *staff_views.routes,
         *customer_views.routes,
         *repair_views.routes,

@@ -626,7 +626,12 @@ class SearchIndex:
                     if not self.exists():
                         self.directory.mkdir(parents=True, exist_ok=True)
                         whoosh_index.create_in(str(self.directory), self._schema)
-                    self._ix = whoosh_index.open_dir(str(self.directory))
+                    try:
+                        self._ix = whoosh_index.open_dir(str(self.directory))
+                    except (whoosh_index.EmptyIndexError, FileNotFoundError) as exc:
+                        # Being (re)built by the updater right now: the directory is there,
+                        # its table of contents not yet.
+                        raise IndexNotReady(str(exc)) from exc
         return self._ix
 
     def healthy(self) -> bool:
@@ -1060,6 +1065,10 @@ _indexes_lock = threading.Lock()
 
 def index_dir(data_dir: Path) -> Path:
     return Path(data_dir) / INDEX_DIRNAME
+
+
+class IndexNotReady(Exception):
+    """The index is being built (a fresh node, or a rebuild after damage): try again shortly."""
 
 
 def get_index(data_dir: Path) -> SearchIndex:

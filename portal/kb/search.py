@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,7 +18,7 @@ from portal.accounts.models import User
 from portal.db import utcnow
 from portal.errors import Invalid, NotFound
 from portal.i18n import N_
-from portal.kb.index import MAX_QUERY_CHARS, Filters, Hit, Results, SearchIndex
+from portal.kb.index import MAX_QUERY_CHARS, Filters, Hit, IndexNotReady, Results, SearchIndex
 from portal.kb.models import Audience, SearchSynonym
 from portal.kb.service import audiences_for
 from portal.security.audit import audit
@@ -26,6 +27,8 @@ PAGE_SIZE = 10
 MAX_PAGE = 50
 MAX_SUGGESTIONS = 10
 LOCALES = ("en", "zh")
+
+log = structlog.get_logger(__name__)
 
 
 def search_audiences(actor: User | None) -> frozenset[Audience]:
@@ -70,14 +73,20 @@ def search_articles(
         product=(product or None) and product[:60],
         language=language if language in LOCALES else None,
     )
-    return index.search(
-        query,
-        locale=clean_locale(locale),
-        audiences=search_audiences(actor),
-        filters=filters,
-        page=min(max(1, page), MAX_PAGE),
-        page_size=page_size,
-    )
+    try:
+        return index.search(
+            query,
+            locale=clean_locale(locale),
+            audiences=search_audiences(actor),
+            filters=filters,
+            page=min(max(1, page), MAX_PAGE),
+            page_size=page_size,
+        )
+    except IndexNotReady:
+        # A node whose index is still being built answers "nothing found" for those seconds
+        # rather than an error page.
+        log.info("search.index_not_ready")
+        return Results(query=query, hits=[], total=0, page=1, page_size=page_size)
 
 
 def suggestions(db: Session, index: SearchIndex, actor: User | None, q: str, locale: str, *, limit: int = 6) -> Suggestions:
@@ -87,14 +96,18 @@ def suggestions(db: Session, index: SearchIndex, actor: User | None, q: str, loc
     query = clean_query(q)
     audiences = search_audiences(actor)
     limit = min(max(1, limit), MAX_SUGGESTIONS)
-    hits = index.suggest(query, locale=clean_locale(locale), audiences=audiences, limit=limit)
     suggestion = None
-    if not hits and query:
-        from portal.kb.index import query_words
+    try:
+        hits = index.suggest(query, locale=clean_locale(locale), audiences=audiences, limit=limit)
+        if not hits and query:
+            from portal.kb.index import query_words
 
-        suggestion = index.correction(index.searcher(), query_words(query))
-        if suggestion:
-            hits = index.suggest(suggestion, locale=clean_locale(locale), audiences=audiences, limit=limit)
+            suggestion = index.correction(index.searcher(), query_words(query))
+            if suggestion:
+                hits = index.suggest(suggestion, locale=clean_locale(locale), audiences=audiences, limit=limit)
+    except IndexNotReady:
+        log.info("search.index_not_ready")
+        hits = []
     return Suggestions(query=query, suggestion=suggestion, hits=hits)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,12 @@ FIXTURES = sorted((Path(__file__).parent / "fixtures" / "mapping").glob("*.json"
 
 
 def _comparable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, datetime) else v for k, v in row.items()}
+    def text(v: Any) -> Any:
+        if isinstance(v, datetime):
+            return v.strftime("%Y-%m-%d %H:%M:%S")
+        return v.isoformat() if isinstance(v, date) else v
+
+    return {k: text(v) for k, v in row.items()}
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[f.stem for f in FIXTURES])

@@ -75,3 +75,23 @@ def test_input_is_bounded(uow: Callable[..., Any], index: SearchIndex, ids: dict
     assert len(results.query) <= 200
     assert results.page == kb_search.MAX_PAGE
     assert results.total == 0
+
+
+def test_an_index_still_being_built_answers_nothing_found_not_an_error(
+    uow: Callable[..., Any], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh node serves requests while its updater builds the index: the directory exists
+    but its table of contents does not yet (whoosh raises EmptyIndexError on opening)."""
+    from whoosh import index as whoosh_index
+
+    fresh = SearchIndex(settings.data_dir / "search-fresh")
+
+    def not_yet(*_args: object, **_kwargs: object) -> None:
+        raise whoosh_index.EmptyIndexError("Index 'MAIN' does not exist")
+
+    monkeypatch.setattr(whoosh_index, "open_dir", not_yet)
+    with uow() as db:
+        results = kb_search.search_articles(db, fresh, None, "paper jam", "en")
+        suggestions = kb_search.suggestions(db, fresh, None, "paper", "en")
+    assert (results.total, results.hits) == (0, [])
+    assert suggestions.hits == []

@@ -153,9 +153,9 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
 }
 
 # Each domain's entries live beside this file (imported last: they use the helpers above).
-from tests.portal.security import matrix_customer, matrix_desk, matrix_kb, matrix_repairs  # noqa: E402
+from tests.portal.security import matrix_customer, matrix_desk, matrix_kb, matrix_repairs, matrix_reports  # noqa: E402
 
-for _module in (matrix_customer, matrix_repairs, matrix_desk, matrix_kb):
+for _module in (matrix_customer, matrix_repairs, matrix_desk, matrix_kb, matrix_reports):
     _overlap = set(_module.ENTRIES) & set(MATRIX)
     assert not _overlap, _overlap
     MATRIX.update(_module.ENTRIES)
