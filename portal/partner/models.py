@@ -192,3 +192,53 @@ class ReportUpload(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime]
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("report_submission.id"))
+
+
+class ApiClient(Base):
+    """An OAuth 2.0 client (client-credentials grant) of one partner's own system.
+
+    Partner admins create, rotate and revoke them. Only a hash of the secret is stored; the
+    secret is shown once, when created or rotated."""
+
+    __tablename__ = "api_client"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(40), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    partner_account_id: Mapped[str] = mapped_column(ForeignKey("account.account_id"))
+    name: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)  # reports:write, reports:read
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime]
+    rotated_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A short-lived bearer token issued to a client (only its hash is stored)."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (Index("ix_api_token_client_expires", "client_id", "expires_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("api_client.id"))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class IdempotencyRecord(Base):
+    """The answer given to one (client, Idempotency-Key): a retry gets the same answer, a
+    different request under the same key is refused."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("client_id", "key", name="uq_api_idempotency_client_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("api_client.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
