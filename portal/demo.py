@@ -18,6 +18,7 @@ from portal.db import Database, make_engine
 from portal.kb.search import seed_demo_synonyms
 from portal.kb.service import import_folder
 from portal.migrate import migrate_all
+from portal.partner.dashboard import seed_demo_reports
 from portal.settings import Settings
 
 KB_CONTENT = Path(__file__).parent / "kb" / "content"  # the demo help articles (Markdown)
@@ -253,6 +254,10 @@ def seed(settings: Settings, *, echo: Callable[[str], Any] = print, now: datetim
                     added_users += 1
             report["users"] = added_users
             echo(f"  users: {added_users} added, {len(USERS) - added_users} already present")
+        with db.unit_of_work() as session:
+            reports = seed_demo_reports(session)
+            report["report_submission"] = reports
+            echo(f"  partner reports: {reports} added")
         with db.unit_of_work() as session:
             articles = import_folder(session, KB_CONTENT)
             synonyms = seed_demo_synonyms(session)

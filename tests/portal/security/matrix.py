@@ -2,7 +2,8 @@
 
 A route without an entry here fails the suite (test_authorization_matrix.py). Outcomes (see
 helpers.outcome): "ok" the page answered or sent the user on, "invalid" the page answered
-that the input is wrong (the route was reached), "login" sent to sign in, "404" not found.
+that the input is wrong (the route was reached), "login" sent to sign in, "404" not found,
+"401" a bearer-token API route refused a request without a token (matrix_api.py).
 
 Object routes are tried with objects of every tenant; `Obj("user:C-B")` names an object
 of the test world (conftest.World), a plain string is put into the path as it is. A
@@ -25,7 +26,7 @@ STAFF = "staff"  # staff (TOTP on)
 ADMIN = "admin"  # admin (TOTP on)
 ROLES = (GUEST, CUSTOMER_A, CUSTOMER_B, COLLEAGUE_A, CONSUMER, PARTNER_X, PARTNER_Y, STAFF, ADMIN)
 SIGNED_IN_ROLES = ROLES[1:]
-OUTCOMES = frozenset({"ok", "invalid", "login", "2fa", "404"})
+OUTCOMES = frozenset({"ok", "invalid", "login", "2fa", "404", "401"})  # 401: a bearer-token API route without a token
 
 
 @dataclass(frozen=True)
@@ -153,9 +154,9 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
 }
 
 # Each domain's entries live beside this file (imported last: they use the helpers above).
-from tests.portal.security import matrix_customer, matrix_desk, matrix_kb, matrix_repairs, matrix_reports  # noqa: E402
+from tests.portal.security import matrix_api, matrix_customer, matrix_dashboard, matrix_desk, matrix_kb, matrix_repairs, matrix_reports  # noqa: E402
 
-for _module in (matrix_customer, matrix_repairs, matrix_desk, matrix_kb, matrix_reports):
+for _module in (matrix_customer, matrix_repairs, matrix_desk, matrix_kb, matrix_reports, matrix_dashboard, matrix_api):
     _overlap = set(_module.ENTRIES) & set(MATRIX)
     assert not _overlap, _overlap
     MATRIX.update(_module.ENTRIES)
