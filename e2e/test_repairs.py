@@ -110,7 +110,7 @@ def test_repair_from_warranty_check_to_delivery_with_guest_lookup(
     confirmation = mail.wait_for(customer, subject=number)
     assert f"{number}-1" in confirmation.text
     assert f"{number}-2" in confirmation.text
-    assert confirmation.link(f"/repairs/{number}/label")
+    assert confirmation.link(f"/repairs/{number}/label") == f"{mail.base_url}/repairs/{number}/label"
     track_link = confirmation.link("/repair-status/")
 
     # 4. The printable return label, with its QR code.

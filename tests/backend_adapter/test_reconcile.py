@@ -13,7 +13,7 @@ from sqlalchemy import delete, update
 
 from backend_adapter import crm_schema as crm
 from backend_adapter.cli import relay_config_from_env
-from backend_adapter.reconcile import DEFAULT_ENTITIES, content_hash, normalise, reconcile
+from backend_adapter.reconcile import content_hash, normalise, reconcile
 from backend_adapter.relay import Relay
 from portal import events
 from portal.accounts import service as accounts_service
@@ -52,7 +52,14 @@ def test_in_sync_after_the_relay_drained(relay: Relay, make_user: Any, state: An
 def test_empty_stores_are_in_sync(state: Any) -> None:
     report = reconcile(state.db, state.crm_engine)
     assert report.in_sync
-    assert set(report.entities) == set(DEFAULT_ENTITIES)
+    assert set(report.entities) == {
+        "crm_contact",
+        "crm_partner_application",
+        "crm_rma",
+        "crm_rma_event",
+        "crm_inventory_line",
+        "crm_sell_through_line",
+    }
     assert report.entities["crm_contact"].portal_hash == content_hash({})
 
 
@@ -148,7 +155,14 @@ def test_cli_exit_codes_and_json(settings: Any, relay: Relay, make_user: Any, st
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
     assert body["in_sync"] is True
-    assert set(body["entities"]) == set(DEFAULT_ENTITIES)
+    assert set(body["entities"]) == {
+        "crm_contact",
+        "crm_partner_application",
+        "crm_rma",
+        "crm_rma_event",
+        "crm_inventory_line",
+        "crm_sell_through_line",
+    }
     assert set(body["entities"]["crm_contact"]) == {"portal", "crm", "portal_hash", "crm_hash", "missing", "extra", "mismatched"}
     assert (body["entities"]["crm_contact"]["portal"], body["entities"]["crm_contact"]["crm"]) == (1, 1)
 
