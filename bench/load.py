@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -479,18 +479,22 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+DatabaseBench = Callable[[str, argparse.Namespace, Path], dict[str, Any]]
+
+
+def run_databases(args: argparse.Namespace, bench_database: DatabaseBench, *, prefix: str) -> tuple[int, list[dict[str, Any]]]:
+    """Shared by the wrk benches: check the tools, then run `bench_database` for each database
+    of `args.db` in a temporary work directory. Returns (exit status, one summary per database)."""
     if not shutil.which("wrk"):
         say("wrk is not installed: run `make system-deps` (apt-get install wrk)")
-        return 1
+        return 1, []
     if (os.cpu_count() or 1) < 2 or not shutil.which("taskset"):
         say("warning: cannot pin the server and wrk to separate CPUs; figures will be noisier")
     signal.signal(signal.SIGTERM, _terminate)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     facts = machine_facts()
     say(f"bench: {facts['nproc']} CPUs, {facts['python']}, {facts['wrk']}")
-    work = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     summaries = []
     try:
         for kind in kinds:
@@ -498,26 +502,38 @@ def main(argv: list[str] | None = None) -> int:
             summaries.append(bench_database(kind, args, work))
     except KeyboardInterrupt:
         say("interrupted: servers stopped, temporary files removed")
-        return 130
+        return 130, []
     except BenchError as exc:
         say(f"bench failed: {exc}")
-        return 1
+        return 1, []
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return 0, summaries
+
+
+def write_json(path: Path, args: argparse.Namespace, summaries: list[dict[str, Any]], targets: dict[str, Any]) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "machine": machine_facts(),
+                "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                **targets,
+                "databases": summaries,
+            },
+            indent=2,
+        )
+    )
+    say(f"figures written to {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    status, summaries = run_databases(args, bench_database, prefix="portal-bench-")
+    if status:
+        return status
     print_report(summaries, args)
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "machine": facts,
-                    "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                    "target_ratio": TARGET_RATIO,
-                    "databases": summaries,
-                },
-                indent=2,
-            )
-        )
-        say(f"figures written to {args.json}")
+        write_json(args.json, args, summaries, {"target_ratio": TARGET_RATIO})
     return 0
 
 

@@ -42,12 +42,9 @@ import json
 import os
 import random
 import re
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -65,13 +62,14 @@ from bench.load import (
     BenchError,
     Server,
     database_urls,
-    machine_facts,
     parse_wrk,
     portal_cli,
     portal_env,
+    run_databases,
     run_wrk,
     say,
     sign_in,
+    write_json,
 )
 
 TIMELINE_TARGET_RATIO = 0.35
@@ -674,54 +672,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not shutil.which("wrk"):
-        say("wrk is not installed: run `make system-deps` (apt-get install wrk)")
-        return 1
-    if (os.cpu_count() or 1) < 2 or not shutil.which("taskset"):
-        say("warning: cannot pin the server and wrk to separate CPUs; figures will be noisier")
-    signal.signal(signal.SIGTERM, _terminate)
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    facts = machine_facts()
-    say(f"bench: {facts['nproc']} CPUs, {facts['python']}, {facts['wrk']}")
-    work = Path(tempfile.mkdtemp(prefix="portal-bench-repairs-"))
-    summaries = []
-    try:
-        for kind in kinds:
-            say(f"[{kind}]")
-            summaries.append(bench_database(kind, args, work))
-    except KeyboardInterrupt:
-        say("interrupted: servers stopped, temporary files removed")
-        return 130
-    except BenchError as exc:
-        say(f"bench failed: {exc}")
-        return 1
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    status, summaries = run_databases(args, bench_database, prefix="portal-bench-repairs-")
+    if status:
+        return status
     print_report(summaries, args)
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "machine": facts,
-                    "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                    "targets": {
-                        "timeline_vs_page_ceiling": TIMELINE_TARGET_RATIO,
-                        "orders_p95_ms": ORDERS_P95_TARGET_MS,
-                        "throughput_connections": THROUGHPUT_CONNECTIONS,
-                        "latency_connections": LATENCY_CONNECTIONS,
-                    },
-                    "databases": summaries,
-                },
-                indent=2,
-            )
-        )
-        say(f"figures written to {args.json}")
+        targets = {
+            "timeline_vs_page_ceiling": TIMELINE_TARGET_RATIO,
+            "orders_p95_ms": ORDERS_P95_TARGET_MS,
+            "throughput_connections": THROUGHPUT_CONNECTIONS,
+            "latency_connections": LATENCY_CONNECTIONS,
+        }
+        write_json(args.json, args, summaries, {"targets": targets})
     return 0
 
 
