@@ -132,6 +132,15 @@ def _start_search_updater(state: AppState) -> Any:
     return updater
 
 
+def _start_report_worker(state: AppState) -> Any:
+    """Validate and commit large partner report files in the background (every web process)."""
+    from portal.partner.reports.worker import ReportWorker
+
+    worker = ReportWorker(state.db, state.settings.background_poll_s, wakeup=state.report_wakeup)
+    worker.start()
+    return worker
+
+
 def create_app(settings: Settings | None = None, *, background: bool | None = None) -> Starlette:
     """Build the app. `background` runs the mail sender in-process (default: ADAPTER_IN_PROCESS)."""
     settings = settings or load_settings()
@@ -145,12 +154,15 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
         adapter_stop = threading.Event()
         adapter_thread = _start_adapter(state, adapter_stop) if run_background else None
         search_updater = _start_search_updater(state) if background is not False else None
+        report_worker = _start_report_worker(state) if background is not False else None
         try:
             yield {}
         finally:
             adapter_stop.set()
             if search_updater is not None:
                 await asyncio.to_thread(search_updater.close)
+            if report_worker is not None:
+                await asyncio.to_thread(report_worker.close)
             for task in tasks:
                 task.cancel()
             for task in tasks:

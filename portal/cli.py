@@ -128,6 +128,21 @@ def mail_send() -> None:
     click.echo(f"sent {sent} message(s)")
 
 
+@main.command("purge-api")
+def purge_api() -> None:
+    """Delete expired partner-API tokens and idempotency records older than 24 h."""
+    from portal.db import Database, utcnow
+    from portal.partner import api_service
+
+    db = Database(load_settings().database_url)
+    try:
+        with db.unit_of_work() as session:
+            tokens, records = api_service.purge_expired(session, utcnow())
+    finally:
+        db.dispose()
+    click.echo(f"deleted {tokens} expired token(s) and {records} idempotency record(s)")
+
+
 def _register_adapter_commands() -> None:
     # The CLI is a composition root: it may wire in the adapter's commands.
     from backend_adapter.cli import adapter
@@ -143,8 +158,15 @@ def _register_kb_commands() -> None:
     main.add_command(search)
 
 
+def _register_partner_commands() -> None:
+    from portal.partner.cli import partner_report
+
+    main.add_command(partner_report)
+
+
 _register_adapter_commands()
 _register_kb_commands()
+_register_partner_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -8,13 +8,13 @@ Services never commit.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -53,6 +53,29 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def insert_many(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT `rows` (all with the same keys) with one DB-API executemany.
+
+    Each value goes through its column type's bind processor, as SQLAlchemy would do, but
+    without SQLAlchemy's per-row statement bookkeeping, which costs more than the insert itself
+    for narrow rows (100,000 report lines: 2.3 of 5.3 s; docs/performance.md)."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
+    marker = _MARKERS[dialect.paramstyle]
+    quote = dialect.identifier_preparer.quote
+    sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) VALUES ({', '.join([marker] * len(columns))})"
+    plan = list(zip(names, processors, strict=True))
+    values = [tuple(row[name] if process is None else process(row[name]) for name, process in plan) for row in rows]
+    connection.exec_driver_sql(sql, values)  # type: ignore[arg-type]
 
 
 def new_uuid() -> str:

@@ -20,9 +20,10 @@ class Forbidden(DomainError):
 class Conflict(DomainError):
     status_code = 409
 
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str = "", **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message  # the English source (a msgid when params are given)
+        self.params = params
 
 
 class Invalid(DomainError):

@@ -32,6 +32,8 @@ class AppState:
     mailing: Mailing
     transport: Transport
     mail_wakeup: threading.Event = field(default_factory=threading.Event)
+    # Set by views that queue work for the partner report worker (a no-op without one).
+    report_wakeup: threading.Event = field(default_factory=threading.Event)
 
     def touch_session(self, token_hash: str, now: datetime) -> None:
         with self.db.unit_of_work() as session:

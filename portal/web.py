@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -55,6 +55,23 @@ CSRF_FIELD = "csrf_token"
 # Uploads (repair photos, proofs of purchase): services check their own, smaller limits.
 MAX_UPLOAD_FILES = 5
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+# Whole request bodies: larger ones are answered 413 before they are read. Views that take big
+# files (partner report uploads) raise their own limit with `view(max_body=...)`.
+MAX_BODY_BYTES = 4 * MAX_UPLOAD_BYTES
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class FileStream:
+    """An uploaded file not read into memory (Starlette spools it to disk beyond 1 MB)."""
+
+    filename: str
+    content_type: str
+    file: IO[bytes]
+
 
 CUSTOMER_ROLES = frozenset({Role.CUSTOMER, Role.CUSTOMER_ADMIN})
 PARTNER_ROLES = frozenset({Role.PARTNER, Role.PARTNER_ADMIN})
@@ -71,6 +88,7 @@ class ViewSpec:
     roles: frozenset[Role] | None  # None: anyone, including guests
     csrf: bool
     allow_pending_mfa: bool = False
+    max_body: int = MAX_BODY_BYTES
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -127,6 +145,15 @@ class Ctx:
                 value.file.seek(0)
                 uploads.append(Upload(filename=value.filename, content_type=value.content_type or "", data=value.file.read()))
         return uploads
+
+    def file_streams(self, name: str) -> list[FileStream]:
+        """The files sent in field `name` as open binary files, for views that stream them."""
+        streams = []
+        for value in self.form.getlist(name):
+            if isinstance(value, UploadFile) and value.filename:
+                value.file.seek(0)
+                streams.append(FileStream(value.filename, value.content_type or "", value.file))
+        return streams
 
     @property
     def csrf_token(self) -> str:
@@ -271,13 +298,21 @@ def view(
     roles: frozenset[Role] | None = None,
     csrf: bool = True,
     allow_pending_mfa: bool = False,
+    max_body: int = MAX_BODY_BYTES,
 ) -> Callable[[Callable[[Ctx], Response]], Callable[[Request], Any]]:
-    spec = ViewSpec(methods=tuple(methods), roles=roles, csrf=csrf, allow_pending_mfa=allow_pending_mfa)
+    spec = ViewSpec(methods=tuple(methods), roles=roles, csrf=csrf, allow_pending_mfa=allow_pending_mfa, max_body=max_body)
 
     def decorate(fn: Callable[[Ctx], Response]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             if request.method in UNSAFE_METHODS:
-                form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=200, max_part_size=MAX_UPLOAD_BYTES)
+                declared = request.headers.get("content-length", "0")
+                if not declared.isdigit() or int(declared) > spec.max_body:
+                    return _too_large(spec.max_body)
+                request = Request(request.scope, _capped_receive(request.receive, spec.max_body))
+                try:
+                    form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=200, max_part_size=MAX_UPLOAD_BYTES)
+                except BodyTooLarge:
+                    return _too_large(spec.max_body)
             else:
                 form = FormData()
             try:
@@ -293,6 +328,30 @@ def view(
         return endpoint
 
     return decorate
+
+
+def _capped_receive(receive: Any, limit: int) -> Any:
+    """`receive` that refuses a body growing past `limit` (chunked uploads declare no length)."""
+    seen = 0
+
+    async def capped() -> Any:
+        nonlocal seen
+        message = await receive()
+        if message.get("type") == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge()
+        return message
+
+    return capped
+
+
+def _too_large(limit: int) -> Response:
+    megabytes = limit // (1024 * 1024)
+    return HTMLResponse(
+        f"<!doctype html><html lang=en><title>Too large</title><h1>The upload is too large</h1><p>At most {megabytes} MB.</p>",
+        status_code=413,
+    )
 
 
 # Views run on worker threads (their database calls block). A plain executor, not anyio's

@@ -12,7 +12,12 @@
 - `submit_report`: JSON lines validated by the same validator as uploads (one result per line),
   the accepted ones committed as the next version of the period (source API). Idempotency-Key:
   the same key and body get the stored answer again, a different body under the same key is a
-  Conflict.
+  Conflict. Keys are remembered for IDEMPOTENCY_TTL (`purge_expired` forgets older ones, and
+  expired tokens).
+- The token endpoint is rate limited per address and per client_id (`count_token_request`).
+- Creating, rotating and revoking a client is written to the audit log.
+- Messages (never codes) are in the caller's language: the API view runs the service inside
+  `speaking(translator)`, and `_gettext` / `translate` translate through it (`_english` does not).
 """
 
 from __future__ import annotations
@@ -21,24 +26,24 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from portal import events
 from portal.accounts.models import Role, User
 from portal.db import utcnow
 from portal.errors import Conflict, Invalid, NotFound
-from portal.i18n import N_
+from portal.i18n import N_, Translator
 from portal.partner.models import (
     ApiClient,
     ApiToken,
     IdempotencyRecord,
-    ReportKind,
     ReportSource,
     ReportSubmission,
     SubmissionStatus,
@@ -46,7 +51,10 @@ from portal.partner.models import (
 from portal.partner.reports import service as reports
 from portal.partner.reports.columns import COLUMNS, Kind, map_header
 from portal.partner.reports.readers import RawRow
-from portal.partner.reports.validation import MESSAGES, LineResult, Validator
+from portal.partner.reports.validation import MESSAGES, LineResult, Validator, public_code
+from portal.partner.reports.versions import NewVersion
+from portal.security import ratelimit
+from portal.security.audit import audit
 from portal.security.tokens import random_token, sha256_hex
 
 SCOPES = ("reports:write", "reports:read")
@@ -54,6 +62,10 @@ SCOPE_LABELS = {"reports:write": N_("Send reports"), "reports:read": N_("Read re
 TOKEN_LIFETIME = timedelta(minutes=15)
 MAX_LINES = 5000
 MAX_KEY_LENGTH = 100
+IDEMPOTENCY_TTL = timedelta(hours=24)
+# A client needs a token every TOKEN_LIFETIME; these only stop a runaway loop or a guesser.
+TOKEN_IP = ratelimit.Limit("oauth-token-ip", 60, 60)
+TOKEN_CLIENT = ratelimit.Limit("oauth-token-client", 20, 60)
 
 
 # -- API clients (partner admins, extranet) --------------------------------------------------------
@@ -83,7 +95,20 @@ def _parse_scopes(values: list[str]) -> list[str]:
     return chosen
 
 
-def create_client(db: Session, actor: User, *, name: str, scopes: list[str]) -> tuple[ApiClient, str]:
+def _audit(db: Session, action: str, actor: User, client: ApiClient, ip: str | None, **detail: Any) -> None:
+    audit(
+        db,
+        action,
+        actor_user_id=actor.id,
+        actor_email=actor.email,
+        target=client.client_id,
+        ip=ip,
+        partner=client.partner_account_id,
+        **detail,
+    )
+
+
+def create_client(db: Session, actor: User, *, name: str, scopes: list[str], ip: str | None = None) -> tuple[ApiClient, str]:
     """A new client of the actor's account and its secret (shown once)."""
     account = _admin_account(actor)
     errors: dict[str, str] = {}
@@ -109,6 +134,7 @@ def create_client(db: Session, actor: User, *, name: str, scopes: list[str]) -> 
     )
     db.add(client)
     db.flush()
+    _audit(db, "api_client.created", actor, client, ip, name=client.name, scopes=chosen)
     return client, secret
 
 
@@ -117,7 +143,7 @@ def _end_tokens(db: Session, client: ApiClient) -> None:
         db.delete(token)
 
 
-def rotate_client(db: Session, actor: User, client_pk: int) -> tuple[ApiClient, str]:
+def rotate_client(db: Session, actor: User, client_pk: int, *, ip: str | None = None) -> tuple[ApiClient, str]:
     client = get_client(db, actor, client_pk)
     if client.revoked_at is not None:
         raise Conflict(N_("This client has been revoked."))
@@ -126,13 +152,15 @@ def rotate_client(db: Session, actor: User, client_pk: int) -> tuple[ApiClient, 
     client.rotated_at = utcnow()
     _end_tokens(db, client)
     db.flush()
+    _audit(db, "api_client.rotated", actor, client, ip)
     return client, secret
 
 
-def revoke_client(db: Session, actor: User, client_pk: int) -> ApiClient:
+def revoke_client(db: Session, actor: User, client_pk: int, *, ip: str | None = None) -> ApiClient:
     client = get_client(db, actor, client_pk)
     if client.revoked_at is None:
         client.revoked_at = utcnow()
+        _audit(db, "api_client.revoked", actor, client, ip)
     _end_tokens(db, client)
     db.flush()
     return client
@@ -140,12 +168,18 @@ def revoke_client(db: Session, actor: User, client_pk: int) -> ApiClient:
 
 # -- tokens ----------------------------------------------------------------------------------------
 class ApiAuthError(Exception):
-    """An OAuth / bearer error: `code` is the RFC 6749 / 6750 error code."""
+    """An OAuth / bearer error: `code` is the RFC 6749 / 6750 error code; `description` an
+    English message (a catalogue msgid) with its `params`, translated where it is answered."""
 
-    def __init__(self, code: str, description: str = "") -> None:
+    def __init__(self, code: str, description: str = "", **params: object) -> None:
         super().__init__(code)
         self.code = code
         self.description = description
+        self.params = params
+
+    @property
+    def english(self) -> str:
+        return _format(self.description, self.params)
 
 
 @dataclass(frozen=True)
@@ -164,15 +198,16 @@ class IssuedToken:
 
 
 def issue_token(db: Session, client_id: str, client_secret: str, scope: str | None) -> IssuedToken:
-    client = db.scalars(select(ApiClient).where(ApiClient.client_id == client_id)).first() if client_id else None
+    plausible = 0 < len(client_id) <= 40 and client_id.isascii() and client_id.isprintable()  # never NUL into a query
+    client = db.scalars(select(ApiClient).where(ApiClient.client_id == client_id)).first() if plausible else None
     # Compare even for an unknown client: the same work whichever part was wrong.
     expected = client.secret_hash if client is not None else sha256_hex("")
     matches = hmac.compare_digest(expected, sha256_hex(client_secret))
     if client is None or not matches or not client_secret or client.revoked_at is not None:
-        raise ApiAuthError("invalid_client", "Client authentication failed.")
+        raise ApiAuthError("invalid_client", N_("Client authentication failed."))
     requested = scope.split() if scope else list(client.scopes)
     if not requested or any(s not in client.scopes for s in requested):
-        raise ApiAuthError("invalid_scope", "The requested scope is unknown or not granted to this client.")
+        raise ApiAuthError("invalid_scope", N_("The requested scope is unknown or not granted to this client."))
     token = random_token()
     now = utcnow()
     db.add(
@@ -191,13 +226,13 @@ def issue_token(db: Session, client_id: str, client_secret: str, scope: str | No
 
 def authenticate(db: Session, bearer: str, scope: str) -> ApiCaller:
     if not bearer:
-        raise ApiAuthError("invalid_token", "A bearer token is required.")
+        raise ApiAuthError("invalid_token", N_("A bearer token is required."))
     token = db.get(ApiToken, sha256_hex(bearer))
     client = db.get(ApiClient, token.client_id) if token is not None else None
     if token is None or client is None or client.revoked_at is not None or token.expires_at <= utcnow():
-        raise ApiAuthError("invalid_token", "The access token is unknown, expired or revoked.")
+        raise ApiAuthError("invalid_token", N_("The access token is unknown, expired or revoked."))
     if scope not in token.scopes:
-        raise ApiAuthError("insufficient_scope", f"This request needs the scope {scope}.")
+        raise ApiAuthError("insufficient_scope", N_("This request needs the scope %(scope)s."), scope=scope)
     return ApiCaller(client.id, client.client_id, client.partner_account_id, frozenset(token.scopes))
 
 
@@ -208,15 +243,38 @@ class ApiAnswer:
     body: dict[str, Any]
 
 
-def _english(message: str, params: Mapping[str, object]) -> str:
+_speaking: ContextVar[Translator | None] = ContextVar("partner_api_translator", default=None)
+
+
+@contextmanager
+def speaking(translator: Translator) -> Iterator[None]:
+    """Answer in `translator`'s language for the duration (the API view wraps each call in it)."""
+    token = _speaking.set(translator)
+    try:
+        yield
+    finally:
+        _speaking.reset(token)
+
+
+def _format(message: str, params: Mapping[str, object]) -> str:
     try:
         return message % dict(params) if params else message
     except (KeyError, TypeError, ValueError):
         return message
 
 
+def translate(message: str, params: Mapping[str, object] | None = None) -> str:
+    """`message` (an English msgid) in the language of the current API call, with `params`."""
+    translator = _speaking.get()
+    return _format(translator.gettext(message) if translator is not None else message, params or {})
+
+
+def _english(message: str, params: Mapping[str, object]) -> str:
+    return _format(message, params)
+
+
 def _gettext(message: str, **params: object) -> str:
-    return _english(message, params)
+    return translate(message, params)
 
 
 def _line_result(index: int, result: LineResult) -> dict[str, Any]:
@@ -224,7 +282,13 @@ def _line_result(index: int, result: LineResult) -> dict[str, Any]:
         "line": index,
         "status": "accepted" if result.accepted else "rejected",
         "errors": [
-            {"code": p.code, "field": p.field, "message": _english(MESSAGES.get(p.code, p.code), p.params)} for p in result.problems
+            {
+                "code": public_code(p.code),
+                "detail": p.code,
+                "field": p.field,
+                "message": translate(MESSAGES.get(p.code, p.code), p.params),
+            }
+            for p in result.problems
         ],
     }
 
@@ -233,8 +297,8 @@ def _request_hash(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
-def _bad_request(message: str) -> ApiAnswer:
-    return ApiAnswer(400, {"error": "invalid_request", "message": message})
+def _bad_request(message: str, **params: object) -> ApiAnswer:
+    return ApiAnswer(400, {"error": "invalid_request", "message": _gettext(message, **params)})
 
 
 def _cell(value: object) -> object:
@@ -250,82 +314,16 @@ def _validate(db: Session, partner: str, body: Mapping[str, Any]) -> ApiAnswer |
         mode = reports.parse_mode(str(body.get("mode", "") or "add"))
     except Invalid as exc:
         field, message = next(iter(exc.errors.items()))
-        return ApiAnswer(400, {"error": "invalid_request", "field": field, "message": message})
+        return ApiAnswer(400, {"error": "invalid_request", "field": field, "message": _gettext(message)})
     lines = body.get("lines")
     if not isinstance(lines, list) or not lines or len(lines) > MAX_LINES or not all(isinstance(line, dict) for line in lines):
-        return _bad_request(f"lines must be a list of 1 to {MAX_LINES} objects.")
+        return _bad_request(N_("lines must be a list of 1 to %(max)s objects."), max=MAX_LINES)
     columns = COLUMNS[Kind(kind.value)]
     header = map_header(Kind(kind.value), [column.en for column in columns])
     rows = [RawRow(number, tuple(_cell(line.get(column.name)) for column in columns)) for number, line in enumerate(lines, 1)]
-    validator = Validator(Kind(kind.value), header, reports._context(db, partner, kind, period, mode))
+    validator = Validator(Kind(kind.value), header, reports.validation_context(db, partner, kind, period, mode))
     results = validator.validate(rows)
     return kind, period, mode, results, validator.data_fingerprint
-
-
-def _commit(
-    db: Session,
-    partner: str,
-    kind: ReportKind,
-    period: str,
-    mode: reports.Mode,
-    accepted: list[LineResult],
-    rejected: int,
-    fingerprint: str,
-) -> ReportSubmission:
-    """The accepted lines as the next version of the period (as service.commit_upload does for a file)."""
-    now = utcnow()
-    current = reports.current_submission(db, partner, kind, period)
-    last_version = db.scalar(
-        select(func.max(ReportSubmission.version)).where(
-            ReportSubmission.partner_account_id == partner, ReportSubmission.kind == kind, ReportSubmission.period == period
-        )
-    )
-    total = len(accepted) + rejected
-    submission = ReportSubmission(
-        partner_account_id=partner,
-        kind=kind,
-        period=period,
-        version=(last_version or 0) + 1,
-        status=SubmissionStatus.SUBMITTED,
-        source=ReportSource.API,
-        filename="",
-        file_sha256=None,
-        data_fingerprint=fingerprint,
-        accepted_count=len(accepted),
-        rejected_count=rejected,
-        quality_score=round(100 * len(accepted) / total) if total else None,
-        submitted_by_id=None,
-        created_at=now,
-        submitted_at=now,
-    )
-    previous = reports.lines_of(db, current) if current is not None else []
-    if current is not None:
-        current.status = SubmissionStatus.SUPERSEDED
-    db.add(submission)
-    db.flush()
-    new_lines = [reports._new_line(kind, submission, partner, result) for result in accepted]
-    carried = [reports._copy_line(line, submission) for line in previous] if mode is reports.Mode.ADD else []
-    db.add_all([*carried, *new_lines])
-    if mode is reports.Mode.ADD:
-        submission.accepted_count = len(carried) + len(new_lines)
-    new_keys = {line.line_key for line in new_lines}
-    withdrawn = [line for line in previous if line.line_key not in new_keys] if mode is reports.Mode.REPLACE else []
-    aggregate_type = "inventory_line" if kind is ReportKind.INVENTORY else "sell_through_line"
-    changes = [(line, False) for line in new_lines] + [(line, True) for line in withdrawn]
-    seqs = reports._last_seqs(db, aggregate_type, {line.external_id for line, _ in changes})
-    for line, is_withdrawn in changes:
-        events.record(
-            db,
-            events.Event(
-                aggregate_type=aggregate_type,
-                aggregate_id=line.external_id,
-                seq=max(submission.version, seqs.get(line.external_id, 0) + 1),
-                type=f"{aggregate_type}.upserted",
-                payload=reports._payload(line, submission.external_id, is_withdrawn),
-            ),
-        )
-    db.flush()
-    return submission
 
 
 def submission_json(submission: ReportSubmission) -> dict[str, Any]:
@@ -352,17 +350,27 @@ def _submit(db: Session, caller: ApiCaller, body: Mapping[str, Any]) -> ApiAnswe
     accepted = [result for result in results if result.accepted]
     if not accepted:
         return ApiAnswer(422, {"error": "no_line_accepted", "lines": per_line})
-    already = reports._already(db, partner, kind, str(period), mode, fingerprint=fingerprint)
+    already = reports.already_submitted(db, partner, kind, str(period), mode, fingerprint=fingerprint)
     if already is not None:
+        failure = reports.already_failure(already, same_file=False)
         return ApiAnswer(
             409,
-            {
-                "error": "already_submitted",
-                "message": reports._already_message(already, False, lambda m, **p: _english(m, p)),
-                "lines": per_line,
-            },
+            {"error": "already_submitted", "message": _gettext(failure["message"], **failure["params"]), "lines": per_line},
         )
-    submission = _commit(db, partner, kind, str(period), mode, accepted, len(results) - len(accepted), fingerprint)
+    try:
+        version = NewVersion(
+            db,
+            partner=partner,
+            kind=kind,
+            period=str(period),
+            replace=mode is reports.Mode.REPLACE,
+            source=ReportSource.API,
+            submitted_by_id=None,
+        )
+        version.add_all(accepted)
+        submission = version.finish(rejected=len(results) - len(accepted), fingerprint=fingerprint)
+    except Conflict as exc:  # another submission of the period at the same moment
+        return ApiAnswer(409, {"error": "conflict", "message": _gettext(exc.message, **exc.params)})
     return ApiAnswer(200, {"submission": submission_json(submission), "lines": per_line})
 
 
@@ -370,15 +378,17 @@ def submit_report(db: Session, caller: ApiCaller, body: Mapping[str, Any], idemp
     """Validate and commit; with an Idempotency-Key a retry gets the first answer again."""
     if idempotency_key is None:
         return _submit(db, caller, body)
-    if not idempotency_key or len(idempotency_key) > MAX_KEY_LENGTH:
-        return _bad_request(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.")
+    if not idempotency_key or len(idempotency_key) > MAX_KEY_LENGTH or not idempotency_key.isprintable():
+        return _bad_request(N_("Idempotency-Key must be 1 to %(max)s printable characters."), max=MAX_KEY_LENGTH)
     request_hash = _request_hash(body)
     record = db.scalars(
         select(IdempotencyRecord).where(IdempotencyRecord.client_id == caller.client_pk, IdempotencyRecord.key == idempotency_key)
     ).first()
     if record is not None:
         if record.request_hash != request_hash:
-            return ApiAnswer(409, {"error": "idempotency_key_reused", "message": "This Idempotency-Key was used for a different request."})
+            return ApiAnswer(
+                409, {"error": "idempotency_key_reused", "message": _gettext(N_("This Idempotency-Key was used for a different request."))}
+            )
         return ApiAnswer(record.status_code, dict(record.response))
     answer = _submit(db, caller, body)
     db.add(
@@ -403,6 +413,23 @@ def list_submissions(db: Session, caller: ApiCaller, period: str | None) -> ApiA
         try:
             stmt = stmt.where(ReportSubmission.period == str(reports.parse_period(period)))
         except Invalid:
-            return ApiAnswer(400, {"error": "invalid_request", "field": "period", "message": "Give the period as YYYY-MM."})
+            return ApiAnswer(400, {"error": "invalid_request", "field": "period", "message": _gettext(N_("Give the period as YYYY-MM."))})
     rows = db.scalars(stmt.order_by(ReportSubmission.period.desc(), ReportSubmission.kind, ReportSubmission.version.desc()))
     return ApiAnswer(200, {"submissions": [submission_json(row) for row in rows]})
+
+
+# -- housekeeping ----------------------------------------------------------------------------------
+def count_token_request(db: Session, ip: str, client_id: str) -> None:
+    """Count one request to the token endpoint; RateLimited past TOKEN_IP or TOKEN_CLIENT."""
+    ratelimit.hit(db, TOKEN_IP, ip)
+    if client_id:
+        ratelimit.hit(db, TOKEN_CLIENT, hashlib.sha256(client_id.encode()).hexdigest())
+
+
+def purge_expired(db: Session, now: datetime) -> tuple[int, int]:
+    """Delete the tokens expired by `now` and the idempotency records older than IDEMPOTENCY_TTL.
+
+    Returns (tokens, idempotency records) deleted. A key older than that may be used again."""
+    tokens = db.execute(delete(ApiToken).where(ApiToken.expires_at <= now))
+    records = db.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - IDEMPOTENCY_TTL))
+    return int(tokens.rowcount), int(records.rowcount)  # type: ignore[attr-defined]

@@ -53,7 +53,7 @@ def api_clients(ctx: Ctx) -> Response:
     name = ctx.field("name")
     scopes = [s for s in ctx.form.getlist("scopes") if isinstance(s, str)]
     try:
-        client, secret = api_service.create_client(ctx.db, ctx.user, name=name, scopes=scopes)
+        client, secret = api_service.create_client(ctx.db, ctx.user, name=name, scopes=scopes, ip=ctx.ip)
     except Invalid as exc:
         return _page(ctx, values={"name": name, "scopes": scopes}, errors=exc.errors, status=422)
     return _page(ctx, secret=(client, secret))
@@ -63,7 +63,7 @@ def api_clients(ctx: Ctx) -> Response:
 def rotate(ctx: Ctx) -> Response:
     assert ctx.user is not None
     try:
-        client, secret = api_service.rotate_client(ctx.db, ctx.user, _client_pk(ctx))
+        client, secret = api_service.rotate_client(ctx.db, ctx.user, _client_pk(ctx), ip=ctx.ip)
     except Conflict as exc:
         return _page(ctx, errors={"client": exc.message}, status=409)
     return _page(ctx, secret=(client, secret))
@@ -72,7 +72,7 @@ def rotate(ctx: Ctx) -> Response:
 @view(methods=("POST",), roles=ADMINS)
 def revoke(ctx: Ctx) -> Response:
     assert ctx.user is not None
-    client = api_service.revoke_client(ctx.db, ctx.user, _client_pk(ctx))
+    client = api_service.revoke_client(ctx.db, ctx.user, _client_pk(ctx), ip=ctx.ip)
     ctx.flash(ctx._("API client %(name)s revoked: its secret and tokens no longer work.", name=client.name))
     return ctx.redirect("/partner/api-clients")
 

@@ -164,18 +164,31 @@ class SellThroughReportLine(Base):
 
 
 class UploadStatus(enum.StrEnum):
+    DRAFT = "draft"  # a web-form report being filled in (rows in summary["form_rows"], no file yet)
+    QUEUED = "queued"  # a large file waiting for the background validator
+    VALIDATING = "validating"  # being validated in the background (progress_* below)
     PREVIEWED = "previewed"  # validated, waiting for the partner to commit
+    COMMIT_QUEUED = "commit_queued"  # a large file's commit waiting for the background worker
+    COMMITTING = "committing"
     COMMITTED = "committed"
     DISCARDED = "discarded"
     FAILED = "failed"  # the file could not be read (error_code says why)
 
 
 class ReportUpload(Base):
-    """An uploaded report file between preview and commit. The bytes are kept until then, so
-    the commit re-reads exactly what was previewed (and the rejected lines can be exported)."""
+    """An uploaded report file (or a web-form draft) between preview and commit.
+
+    The bytes are kept as `ReportUploadChunk` rows (never one value: files of 100,000+ lines are
+    streamed in and out), so the commit re-reads exactly what was previewed and the rejected
+    lines can be exported after the commit too. Large files are validated and committed by the
+    background worker (`portal.partner.reports.worker`), which reports progress here.
+    """
 
     __tablename__ = "report_upload"
-    __table_args__ = (Index("ix_report_upload_partner_created", "partner_account_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_report_upload_partner_created", "partner_account_id", "created_at"),
+        Index("ix_report_upload_status", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     partner_account_id: Mapped[str] = mapped_column(ForeignKey("account.account_id"))
@@ -183,8 +196,14 @@ class ReportUpload(Base):
     period: Mapped[str] = mapped_column(String(7))
     filename: Mapped[str] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[ReportSource] = mapped_column(_report_enum(ReportSource), default=ReportSource.UPLOAD)
     status: Mapped[UploadStatus] = mapped_column(_report_enum(UploadStatus), default=UploadStatus.PREVIEWED)
+    # Background work: lines read so far, bytes of the file read so far, last sign of life of
+    # the worker holding it (a claim older than the worker's lease is taken over).
+    progress_lines: Mapped[int] = mapped_column(Integer, default=0)
+    progress_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    worker_seen_at: Mapped[datetime | None]
     accepted_count: Mapped[int] = mapped_column(Integer, default=0)
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(40))
@@ -192,6 +211,16 @@ class ReportUpload(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime]
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("report_submission.id"))
+
+
+class ReportUploadChunk(Base):
+    """One piece (at most CHUNK_BYTES) of an uploaded report file, in order."""
+
+    __tablename__ = "report_upload_chunk"
+
+    upload_id: Mapped[int] = mapped_column(ForeignKey("report_upload.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ApiClient(Base):

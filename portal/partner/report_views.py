@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from portal.errors import Conflict, Invalid, NotFound
@@ -13,6 +13,9 @@ from portal.partner.reports import service
 from portal.web import PARTNER_ROLES, Ctx, view
 
 KINDS = [(kind.value, label) for kind, label in service.KIND_LABELS.items()]
+# Report files may be large (1,000,000 lines ≈ 100 MB): streamed to the database, checked in the
+# background. Above this the request is refused (413) before it is read.
+MAX_REPORT_BYTES = 256 * 1024 * 1024
 
 
 def _upload_id(ctx: Ctx) -> int:
@@ -48,7 +51,7 @@ def _render_upload(ctx: Ctx, values: dict[str, str], errors: dict[str, str], sta
     )
 
 
-@view(methods=("GET", "POST"), roles=PARTNER_ROLES)
+@view(methods=("GET", "POST"), roles=PARTNER_ROLES, max_body=MAX_REPORT_BYTES)
 def upload(ctx: Ctx) -> Response:
     assert ctx.user is not None
     service.partner_of(ctx.user)
@@ -60,7 +63,7 @@ def upload(ctx: Ctx) -> Response:
     }
     if ctx.request.method != "POST":
         return _render_upload(ctx, values, {})
-    files = ctx.files("file")
+    files = ctx.file_streams("file")
     try:
         stored = service.start_upload(
             ctx.db,
@@ -68,11 +71,14 @@ def upload(ctx: Ctx) -> Response:
             kind=values["kind"],
             period=values["period"],
             mode=values["mode"],
-            upload=files[0] if files else None,
+            filename=files[0].filename if files else "",
+            stream=files[0].file if files else None,
             gettext=ctx._,
         )
     except Invalid as exc:
         return _render_upload(ctx, values, exc.errors, status=422)
+    if stored.status in service.BUSY:
+        ctx.state.report_wakeup.set()
     return ctx.redirect(f"/partner/reports/uploads/{stored.id}")
 
 
@@ -93,6 +99,9 @@ def commit(ctx: Ctx) -> Response:
         message = exc.message if isinstance(exc, Conflict) else "; ".join(exc.errors.values())
         shown = service.preview(ctx.db, ctx.user, upload_id)
         return ctx.render("partner/reports/preview.html", status=409, preview=shown, upload=shown.upload, service=service, error=message)
+    if submission is None:  # a large file: the background worker stores it
+        ctx.state.report_wakeup.set()
+        return ctx.redirect(f"/partner/reports/uploads/{upload_id}")
     ctx.flash(
         ctx._(
             "Report for %(period)s submitted as version %(version)s: %(count)s lines.",
@@ -102,6 +111,13 @@ def commit(ctx: Ctx) -> Response:
         )
     )
     return ctx.redirect("/partner/reports")
+
+
+@view(roles=PARTNER_ROLES)
+def progress(ctx: Ctx) -> Response:
+    """Polled by the preview page while the background worker has the upload."""
+    assert ctx.user is not None
+    return JSONResponse(service.progress(ctx.db, ctx.user, _upload_id(ctx)), headers={"Cache-Control": "no-store"})
 
 
 @view(roles=PARTNER_ROLES)
@@ -137,6 +153,7 @@ routes = [
     Route("/partner/reports/upload", upload, methods=["GET", "POST"], name="partner_report_upload"),
     Route("/partner/reports/uploads/{upload_id}", preview, name="partner_report_preview"),
     Route("/partner/reports/uploads/{upload_id}/commit", commit, methods=["POST"], name="partner_report_commit"),
+    Route("/partner/reports/uploads/{upload_id}/progress.json", progress, name="partner_report_progress"),
     Route("/partner/reports/uploads/{upload_id}/rejected", rejected, name="partner_report_rejected"),
     Route("/partner/reports/template/{kind}.{fmt}", template, name="partner_report_template"),
 ]

@@ -123,3 +123,26 @@
     input.addEventListener("blur", function () { window.setTimeout(close, 100); });
   });
 })();
+
+// -- Partner report upload: follow the background check of a large file (issue 6) ----------------
+// The page says where the check stands and links to itself; this polls the progress and reloads
+// the page when the worker is done.
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-progress-url]");
+  if (!box || !window.fetch) { return; }
+  var url = box.getAttribute("data-progress-url");
+  var bar = box.querySelector(".js-progress-bar");
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        if (!data) { return; }
+        if (data.done) { window.location.reload(); return; }
+        if (bar) { bar.max = data.size || 1; bar.value = data.bytes; }
+        window.setTimeout(poll, 1000);
+      })
+      .catch(function () { window.setTimeout(poll, 3000); });
+  }
+  window.setTimeout(poll, 1000);
+})();

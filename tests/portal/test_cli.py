@@ -100,3 +100,9 @@ def test_mail_send_delivers_queued_mail(env: dict[str, str], state: Any, uow: An
     result = CliRunner().invoke(main, ["mail", "send"], env=env)
     assert result.output.strip() == "sent 1 message(s)"
     assert len(list(Path(settings.maildir, "new").iterdir())) == 1
+
+
+def test_purge_api_deletes_expired_tokens(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["purge-api"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "deleted 0 expired token(s) and 0 idempotency record(s)" in result.output

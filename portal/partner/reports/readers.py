@@ -190,7 +190,8 @@ def _csv_table(head: bytes, stream: IO[bytes], complete: bool) -> Table:
 
 
 def _csv_rows(text: io.TextIOWrapper, delimiter: str) -> Iterator[RawRow]:
-    reader = csv.reader(text, delimiter=delimiter)
+    # NUL characters are dropped: no column means one, and PostgreSQL refuses them in text.
+    reader = csv.reader((line.replace("\x00", "") if "\x00" in line else line for line in text), delimiter=delimiter)
     number = 0
     try:
         for cells in reader:

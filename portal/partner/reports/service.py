@@ -1,11 +1,12 @@
 """Partner report uploads: preview, commit as a new version of the period, rejected-lines export.
 
-Flow: `start_upload` reads and validates the file and keeps it as a `ReportUpload` with a preview
-summary (counts, the first PREVIEW_ACCEPTED accepted lines, the rejected lines up to
-MAX_REJECTED_SHOWN — beyond that the preview says how many more there are and the export has them
-all). `commit_upload` re-validates the stored bytes inside the committing transaction (what is
-stored is exactly what the rules accept at that moment) and creates the next `ReportSubmission`
-of the partner's kind + period.
+Flow: `start_upload` stores the file (in chunks, `storage.py`) and validates it — at once when it
+is small, in the background (`worker.py`, with progress) when it is larger than INLINE_BYTES —
+keeping a preview summary (counts, the first PREVIEW_ACCEPTED accepted lines, the rejected lines
+up to MAX_REJECTED_SHOWN; the export has them all). `commit_upload` re-validates the stored bytes
+inside the committing transaction and stores the accepted lines as the next version of the
+partner's kind + period through `versions.NewVersion` (the commit path the form, the API and
+the command line share) — again in the background for large files.
 
 Two modes, chosen on the upload form (stored with the upload, so preview and commit agree):
 - ADD (default) "add these lines to the period's report": the new version holds the current
@@ -18,46 +19,36 @@ Nothing counts twice: the very same file (sha256) or the same data (data fingerp
 submission of the period is answered "already submitted" (in REPLACE mode only against the
 current version, so going back to an earlier file stays possible), and every line key is checked
 against the partner's current submissions of every period (minus the version being replaced).
-
-CRM: one `<kind>_line.upserted` event per new or withdrawn line, aggregate id = the line's
-external id (uuid5 of partner, kind, key), seq = the submission version (or the aggregate's last
-seq + 1 when that is higher: a serial's line can move between periods). In ADD mode the carried
-lines are unchanged and send nothing (their CRM row keeps the report version that last changed it).
 """
 
 from __future__ import annotations
 
 import enum
 import io
-import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import IO, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from portal import events
 from portal.accounts.models import User
 from portal.customer.models import Product, Serial
 from portal.db import utcnow
 from portal.errors import Conflict, Invalid, NotFound
-from portal.events.models import OutboxEvent
 from portal.i18n import N_
 from portal.partner.models import (
-    InventoryReportLine,
     ReportKind,
     ReportSource,
     ReportSubmission,
     ReportUpload,
-    SellThroughReportLine,
     SubmissionStatus,
     UploadStatus,
 )
+from portal.partner.reports import storage
 from portal.partner.reports import templates as report_templates
 from portal.partner.reports.columns import COLUMNS, Kind
-from portal.partner.reports.fingerprints import file_fingerprint
 from portal.partner.reports.pipeline import validate_stream
 from portal.partner.reports.readers import ReportFileError
 from portal.partner.reports.validation import (
@@ -69,16 +60,24 @@ from portal.partner.reports.validation import (
     ValidationContext,
     cell_text,
 )
-from portal.uploads import Upload, safe_filename
+from portal.partner.reports.versions import LINE_MODELS, NewVersion, chunks, current_submission, line_external_id
+from portal.uploads import safe_filename
 
 PREVIEW_ACCEPTED = 200  # accepted lines shown in the preview
 MAX_REJECTED_SHOWN = 1000  # rejected lines kept in the preview summary (the export has them all)
-LOOKUP_CHUNK = 500
-LINE_NAMESPACE = uuid.UUID("6f1d3c2a-5b7e-4c1f-9a1e-2d6b8f0c4e71")  # fixed: line external ids depend on it
+# Files up to this size are validated and committed within the request (≈ 10,000 sell-through
+# lines, well under a second); larger ones by the background worker, with progress.
+INLINE_BYTES = 1024 * 1024
+PROGRESS_EVERY = 1000  # lines between progress reports of the background validation
 FORMATS = ("csv", "xlsx")
 LANGUAGES = ("en", "zh")
 
+BUSY = frozenset({UploadStatus.QUEUED, UploadStatus.VALIDATING, UploadStatus.COMMIT_QUEUED, UploadStatus.COMMITTING})
+
 Gettext = Callable[..., str]
+Progress = Callable[[int, int], None]  # (lines read, bytes read)
+
+__all__ = ["LINE_MODELS", "current_submission", "line_external_id"]
 
 
 class Mode(enum.StrEnum):
@@ -95,10 +94,6 @@ STATUS_LABELS = {
     SubmissionStatus.DRAFT: N_("Draft"),
     SubmissionStatus.SUBMITTED: N_("Current"),
     SubmissionStatus.SUPERSEDED: N_("Superseded"),
-}
-LINE_MODELS: dict[ReportKind, type[InventoryReportLine] | type[SellThroughReportLine]] = {
-    ReportKind.INVENTORY: InventoryReportLine,
-    ReportKind.SELL_THROUGH: SellThroughReportLine,
 }
 
 
@@ -120,10 +115,6 @@ def get_upload(db: Session, actor: User, upload_id: int) -> ReportUpload:
     if upload is None or upload.partner_account_id != partner:
         raise NotFound()
     return upload
-
-
-def line_external_id(partner: str, kind: ReportKind | str, key: str) -> str:
-    return str(uuid.uuid5(LINE_NAMESPACE, f"{partner}:{ReportKind(kind).value}:{key}"))
 
 
 # -- parsing the form ------------------------------------------------------------------------------
@@ -149,51 +140,52 @@ def parse_mode(value: str) -> Mode:
 
 
 # -- validation context ----------------------------------------------------------------------------
-def _chunks(values: Collection[str]) -> Iterable[list[str]]:
-    items = sorted(values)
-    for start in range(0, len(items), LOOKUP_CHUNK):
-        yield items[start : start + LOOKUP_CHUNK]
-
-
-def current_submission(db: Session, partner: str, kind: ReportKind, period: str) -> ReportSubmission | None:
-    return db.scalars(
-        select(ReportSubmission)
-        .where(
-            ReportSubmission.partner_account_id == partner,
-            ReportSubmission.kind == kind,
-            ReportSubmission.period == period,
-            ReportSubmission.status == SubmissionStatus.SUBMITTED,
-        )
-        .order_by(ReportSubmission.version.desc())
-        .limit(1)
-    ).first()
-
-
-def _context(db: Session, partner: str, kind: ReportKind, period: Period, mode: Mode) -> ValidationContext:
+def validation_context(
+    db: Session, partner: str, kind: ReportKind, period: Period, mode: Mode, *, as_of: ReportSubmission | None = None
+) -> ValidationContext:
+    """The lookups validation needs. `as_of`: judge duplicates as they stood just before that
+    version was stored (the rejected-lines export of an upload that is already committed)."""
     line_model = LINE_MODELS[kind]
-    replaced = current_submission(db, partner, kind, str(period)) if mode is Mode.REPLACE else None
+    excluded: set[int] = set()
+    included: set[int] = set()
+    if as_of is not None:
+        excluded.add(as_of.id)
+        predecessor = db.scalar(
+            select(ReportSubmission.id).where(
+                ReportSubmission.partner_account_id == partner,
+                ReportSubmission.kind == kind,
+                ReportSubmission.period == as_of.period,
+                ReportSubmission.version == as_of.version - 1,
+            )
+        )
+        if predecessor is not None:
+            (excluded if mode is Mode.REPLACE else included).add(predecessor)
+    elif mode is Mode.REPLACE and (replaced := current_submission(db, partner, kind, str(period))) is not None:
+        excluded.add(replaced.id)
     skus = {sku: bool(active) for sku, active in db.execute(select(Product.sku, Product.active))}
 
     def serial_skus(serials: frozenset[str]) -> Mapping[str, str]:
         found: dict[str, str] = {}
-        for chunk in _chunks(serials):
+        for chunk in chunks(serials):
             found.update({str(s): str(k) for s, k in db.execute(select(Serial.serial, Serial.sku).where(Serial.serial.in_(chunk)))})
         return found
 
     def accepted_keys(keys: frozenset[str]) -> Collection[str]:
         found: set[str] = set()
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             stmt = (
                 select(line_model.line_key)
                 .join(ReportSubmission, ReportSubmission.id == line_model.submission_id)
                 .where(
                     line_model.partner_account_id == partner,
-                    ReportSubmission.status == SubmissionStatus.SUBMITTED,
+                    or_(ReportSubmission.status == SubmissionStatus.SUBMITTED, ReportSubmission.id.in_(included))
+                    if included
+                    else ReportSubmission.status == SubmissionStatus.SUBMITTED,
                     line_model.line_key.in_(chunk),
                 )
             )
-            if replaced is not None:
-                stmt = stmt.where(ReportSubmission.id != replaced.id)
+            if excluded:
+                stmt = stmt.where(ReportSubmission.id.not_in(excluded))
             found.update(db.scalars(stmt))
         return found
 
@@ -201,7 +193,7 @@ def _context(db: Session, partner: str, kind: ReportKind, period: Period, mode: 
 
 
 # -- "already submitted" ---------------------------------------------------------------------------
-def _already(
+def already_submitted(
     db: Session, partner: str, kind: ReportKind, period: str, mode: Mode, *, sha256: str | None = None, fingerprint: str | None = None
 ) -> ReportSubmission | None:
     stmt = select(ReportSubmission).where(
@@ -222,13 +214,18 @@ def _already(
     return db.scalars(stmt.order_by(ReportSubmission.version.desc()).limit(1)).first()
 
 
-def _already_message(submission: ReportSubmission, same_file: bool, gettext: Gettext) -> str:
+def already_failure(submission: ReportSubmission, *, same_file: bool) -> dict[str, Any]:
+    """Why a file is refused as already submitted: an untranslated message with its params."""
     when = (submission.submitted_at or submission.created_at).strftime("%Y-%m-%d")
     if same_file:
         message = N_("Already submitted: you sent this file for %(period)s on %(date)s (version %(version)s). Nothing was added.")
     else:
         message = N_("Already submitted: this is the same data as version %(version)s for %(period)s, sent on %(date)s. Nothing was added.")
-    return gettext(message, period=submission.period, date=when, version=submission.version)
+    return {
+        "message": message,
+        "params": {"period": submission.period, "date": when, "version": submission.version},
+        "code": "already_submitted",
+    }
 
 
 # -- summaries -------------------------------------------------------------------------------------
@@ -275,8 +272,24 @@ class Preview:
     rejected: list[dict[str, Any]]
     rejected_hidden: int
     errors: dict[str, int]
-    already: str | None
     mode: Mode
+    failure: dict[str, Any] | None  # why the file was refused (background validation)
+    commit_failure: dict[str, Any] | None  # why the background commit did not happen
+
+    @property
+    def working(self) -> bool:
+        """The background worker has not finished with this upload yet."""
+        return self.upload.status in BUSY
+
+    @property
+    def committing(self) -> bool:
+        return self.upload.status in (UploadStatus.COMMIT_QUEUED, UploadStatus.COMMITTING)
+
+    def failure_text(self, gettext: Gettext) -> str:
+        return _failure_text(self.failure, gettext) if self.failure else ""
+
+    def commit_failure_text(self, gettext: Gettext) -> str:
+        return _failure_text(self.commit_failure, gettext) if self.commit_failure else ""
 
     def reasons(self, entry: Mapping[str, Any], gettext: Gettext) -> list[str]:
         """Each problem of a stored rejected line, prefixed with the column as the file names it."""
@@ -310,12 +323,103 @@ def preview(db: Session, actor: User, upload_id: int) -> Preview:
         rejected=rejected,
         rejected_hidden=max(0, upload.rejected_count - len(rejected)),
         errors=dict(summary.get("errors", {})),  # type: ignore[call-overload]
-        already=summary.get("already") if isinstance(summary.get("already"), str) else None,  # type: ignore[arg-type]
         mode=Mode(str(summary.get("mode", Mode.ADD))),
+        failure=_mapping(summary.get("failure")),
+        commit_failure=_mapping(summary.get("commit_failure")),
     )
 
 
+def _mapping(value: object) -> dict[str, Any] | None:
+    return dict(value) if isinstance(value, dict) and "message" in value else None
+
+
+def progress(db: Session, actor: User, upload_id: int) -> dict[str, Any]:
+    """What the preview page polls while the background worker has the upload."""
+    upload = get_upload(db, actor, upload_id)
+    return {
+        "status": upload.status.value,
+        "done": upload.status not in BUSY,
+        "lines": upload.progress_lines,
+        "bytes": upload.progress_bytes,
+        "size": upload.size_bytes,
+        "percent": min(100, round(100 * upload.progress_bytes / upload.size_bytes)) if upload.size_bytes else 0,
+    }
+
+
 # -- upload → preview ------------------------------------------------------------------------------
+@dataclass
+class Checked:
+    """The outcome of validating a stored file (what the preview shows)."""
+
+    accepted: int
+    rejected: int
+    summary: dict[str, Any]
+
+
+INTERNAL_FAILURE = N_("This file could not be processed because of an error on our side. Please upload it again.")
+
+
+def file_failure(exc: ReportFileError) -> dict[str, Any]:
+    return {"message": exc.message, "params": {k: v for k, v in exc.params.items() if isinstance(v, str | int)}, "code": exc.code}
+
+
+def _failure_text(failure: Mapping[str, Any], gettext: Gettext) -> str:
+    return gettext(str(failure["message"]), **dict(failure.get("params", {})))
+
+
+def check_file(db: Session, upload: ReportUpload, *, progress: Progress | None = None) -> Checked:
+    """Validate the upload's stored file; raises ReportFileError when it is no report at all.
+    Reads only (the worker runs it outside any write transaction)."""
+    mode = Mode(str((upload.summary or {}).get("mode", Mode.ADD)))
+    context = validation_context(db, upload.partner_account_id, upload.kind, Period.parse(upload.period), mode)
+    accepted: list[dict[str, Any]] = []
+    rejected: list[dict[str, object]] = []
+    with storage.open_file(db, upload.id) as stream, validate_stream(stream, upload.filename, Kind(upload.kind.value), context) as run:
+        width = len(run.header.cells)
+        for result in run:
+            if result.accepted:
+                if len(accepted) < PREVIEW_ACCEPTED and result.line is not None:
+                    accepted.append({"row": result.row, "values": _line_values(result.line)})
+            elif len(rejected) < MAX_REJECTED_SHOWN:
+                rejected.append(_rejected_entry(result, width))
+            if progress is not None and result.row % PROGRESS_EVERY == 0:
+                progress(result.row, stream.tell())
+        summary = run.summary
+        header = run.header
+    field_headers = {c.name: header.header_of(c.name) or "" for c in COLUMNS[Kind(upload.kind.value)]}
+    details: dict[str, Any] = {
+        **(upload.summary or {}),
+        "columns": [cell_text(c) for c in header.cells if c != ""],
+        "field_headers": field_headers,
+        "language": header.language,
+        "errors": dict(summary.errors),
+        "blank_rows": summary.blank_rows,
+        "data_fingerprint": summary.data_fingerprint,
+        "accepted": accepted,
+        "rejected": rejected,
+        "rejected_truncated": summary.rejected > len(rejected),
+    }
+    already = already_submitted(db, upload.partner_account_id, upload.kind, upload.period, mode, fingerprint=summary.data_fingerprint)
+    if already is not None:
+        details["failure"] = already_failure(already, same_file=False)
+    return Checked(summary.accepted, summary.rejected, details)
+
+
+def record_check(upload: ReportUpload, checked: Checked) -> None:
+    upload.accepted_count = checked.accepted
+    upload.rejected_count = checked.rejected
+    upload.progress_lines = checked.accepted + checked.rejected
+    upload.progress_bytes = upload.size_bytes
+    upload.summary = checked.summary
+    upload.status = UploadStatus.FAILED if "failure" in checked.summary else UploadStatus.PREVIEWED
+
+
+def record_failure(upload: ReportUpload, failure: dict[str, Any]) -> None:
+    upload.summary = {**(upload.summary or {}), "failure": failure}
+    upload.error_code = str(failure.get("code", ""))[:40] or None
+    upload.status = UploadStatus.FAILED
+
+
 def start_upload(
     db: Session,
     actor: User,
@@ -323,11 +427,15 @@ def start_upload(
     kind: str,
     period: str,
     mode: str,
-    upload: Upload | None,
+    filename: str,
+    stream: IO[bytes] | None,
+    source: ReportSource = ReportSource.UPLOAD,
     gettext: Gettext = _english,
 ) -> ReportUpload:
-    """Validate an uploaded report file and keep it for preview. Raises Invalid (form errors,
-    unreadable file, already submitted)."""
+    """Keep an uploaded report file for preview: files up to INLINE_BYTES are validated at once
+    (form errors, an unreadable file or an already-submitted one raise Invalid and nothing is
+    kept); larger ones are QUEUED for the background worker (`worker.py`) and the preview page
+    shows its progress."""
     partner = partner_of(actor)
     errors: dict[str, str] = {}
 
@@ -341,237 +449,97 @@ def start_upload(
     parsed_kind: ReportKind | None = attempt(parse_kind, kind)
     parsed_period: Period | None = attempt(parse_period, period)
     parsed_mode: Mode | None = attempt(parse_mode, mode)
-    if upload is None or not upload.data:
+    if stream is None or not filename:
         errors["file"] = N_("Choose a CSV or XLSX file to upload.")
-    if errors or parsed_kind is None or parsed_period is None or parsed_mode is None or upload is None:
+    if errors or parsed_kind is None or parsed_period is None or parsed_mode is None or stream is None:
         raise Invalid(errors)
-    period_text = str(parsed_period)
-    sha = file_fingerprint(io.BytesIO(upload.data))
-    same_file = _already(db, partner, parsed_kind, period_text, parsed_mode, sha256=sha)
-    if same_file is not None:
-        raise Invalid("file", _already_message(same_file, True, gettext))
-    filename = safe_filename(upload.filename)
-    context = _context(db, partner, parsed_kind, parsed_period, parsed_mode)
-    accepted: list[dict[str, Any]] = []
-    rejected: list[dict[str, object]] = []
-    try:
-        with validate_stream(io.BytesIO(upload.data), filename, Kind(parsed_kind.value), context) as run:
-            width = len(run.header.cells)
-            for result in run:
-                if result.accepted:
-                    if len(accepted) < PREVIEW_ACCEPTED and result.line is not None:
-                        accepted.append({"row": result.row, "values": _line_values(result.line)})
-                elif len(rejected) < MAX_REJECTED_SHOWN:
-                    rejected.append(_rejected_entry(result, width))
-            summary = run.summary
-            header = run.header
-    except ReportFileError as exc:
-        raise Invalid("file", gettext(exc.message, **{k: v for k, v in exc.params.items() if isinstance(v, str | int)})) from None
-    already = _already(db, partner, parsed_kind, period_text, parsed_mode, fingerprint=summary.data_fingerprint)
-    if already is not None:
-        raise Invalid("file", _already_message(already, False, gettext))
-    field_headers = {c.name: header.header_of(c.name) or "" for c in COLUMNS[Kind(parsed_kind.value)]}
     row = ReportUpload(
         partner_account_id=partner,
         kind=parsed_kind,
-        period=period_text,
-        filename=filename[:200],
-        sha256=sha,
-        data=upload.data,
-        status=UploadStatus.PREVIEWED,
-        accepted_count=summary.accepted,
-        rejected_count=summary.rejected,
-        summary={
-            "mode": parsed_mode.value,
-            "columns": [cell_text(c) for c in header.cells if c != ""],
-            "field_headers": field_headers,
-            "language": header.language,
-            "errors": dict(summary.errors),
-            "blank_rows": summary.blank_rows,
-            "data_fingerprint": summary.data_fingerprint,
-            "accepted": accepted,
-            "rejected": rejected,
-            "rejected_truncated": summary.rejected > len(rejected),
-        },
+        period=str(parsed_period),
+        filename=safe_filename(filename)[:200],
+        sha256="",
+        source=source,
+        status=UploadStatus.QUEUED,
+        summary={"mode": parsed_mode.value},
         created_by_id=actor.id,
         created_at=utcnow(),
     )
     db.add(row)
     db.flush()
+    row.size_bytes, row.sha256 = storage.store(db, row.id, stream)
+    if row.size_bytes == 0:
+        raise Invalid("file", N_("Choose a CSV or XLSX file to upload."))
+    same_file = already_submitted(db, partner, parsed_kind, row.period, parsed_mode, sha256=row.sha256)
+    if same_file is not None:
+        raise Invalid("file", _failure_text(already_failure(same_file, same_file=True), gettext))
+    if row.size_bytes > INLINE_BYTES:
+        return row  # the background worker validates it
+    try:
+        checked = check_file(db, row)
+    except ReportFileError as exc:
+        raise Invalid("file", _failure_text(file_failure(exc), gettext)) from None
+    if "failure" in checked.summary:
+        raise Invalid("file", _failure_text(checked.summary["failure"], gettext))
+    record_check(row, checked)
+    db.flush()
     return row
 
 
 # -- commit ----------------------------------------------------------------------------------------
-def _last_seqs(db: Session, aggregate_type: str, ids: Collection[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for chunk in _chunks(ids):
-        stmt = (
-            select(OutboxEvent.aggregate_id, func.max(OutboxEvent.seq))
-            .where(OutboxEvent.aggregate_type == aggregate_type, OutboxEvent.aggregate_id.in_(chunk))
-            .group_by(OutboxEvent.aggregate_id)
-        )
-        found.update({aggregate_id: int(seq) for aggregate_id, seq in db.execute(stmt)})
-    return found
-
-
-def _payload(line: InventoryReportLine | SellThroughReportLine, report_external_id: str, withdrawn: bool) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "external_id": line.external_id,
-        "partner_account_id": line.partner_account_id,
-        "report_external_id": report_external_id,
-        "line_key": line.line_key,
-        "sku": line.sku,
-        "withdrawn": withdrawn,
-    }
-    if isinstance(line, InventoryReportLine):
-        return {
-            **base,
-            "as_of": line.as_of.isoformat(),
-            "location": line.location,
-            "quantity_on_hand": 0 if withdrawn else line.quantity_on_hand,
-        }
-    return {
-        **base,
-        "sold_on": line.sold_on.isoformat(),
-        "quantity": 0 if withdrawn else line.quantity,
-        "unit_price_cents": line.unit_price_cents,
-        "currency": line.currency,
-        "end_customer_name": line.end_customer_name,
-        "end_customer_country": line.end_customer_country,
-        "end_customer_postcode": line.end_customer_postcode,
-        "serial": line.serial,
-        "invoice_ref": line.invoice_ref,
-    }
-
-
-def _new_line(
-    kind: ReportKind, submission: ReportSubmission, partner: str, result: LineResult
-) -> InventoryReportLine | SellThroughReportLine:
-    assert result.key is not None
-    assert result.line is not None
-    common = {
-        "submission_id": submission.id,
-        "partner_account_id": partner,
-        "external_id": line_external_id(partner, kind, result.key),
-        "line_key": result.key,
-        "row_number": result.row,
-    }
-    line = result.line
-    if isinstance(line, InventoryLine):
-        return InventoryReportLine(**common, as_of=line.as_of, location=line.location, sku=line.sku, quantity_on_hand=line.quantity)
-    return SellThroughReportLine(
-        **common,
-        sold_on=line.sold_on,
-        sku=line.sku,
-        quantity=line.quantity,
-        unit_price_cents=line.unit_price_cents,
-        currency=line.currency,
-        end_customer_name=line.customer_name,
-        end_customer_country=line.country,
-        end_customer_postcode=line.postcode,
-        serial=line.serial,
-        invoice_ref=line.invoice_ref,
-    )
-
-
-def _copy_line(
-    line: InventoryReportLine | SellThroughReportLine, submission: ReportSubmission
-) -> InventoryReportLine | SellThroughReportLine:
-    columns = [c.key for c in line.__table__.columns if c.key not in ("id", "submission_id")]
-    copy = type(line)(**{name: getattr(line, name) for name in columns})
-    copy.submission_id = submission.id
-    return copy
-
-
-def lines_of(db: Session, submission: ReportSubmission) -> list[InventoryReportLine | SellThroughReportLine]:
-    model = LINE_MODELS[submission.kind]
-    return list(db.scalars(select(model).where(model.submission_id == submission.id).order_by(model.row_number, model.id)))
-
-
-def commit_upload(db: Session, actor: User, upload_id: int, *, gettext: Gettext = _english) -> ReportSubmission:
-    """Store the upload's accepted lines as the next version of its period. Raises NotFound,
-    Conflict (already committed / already submitted / nothing to add) or Invalid (the file no
-    longer reads)."""
+def commit_upload(db: Session, actor: User, upload_id: int, *, gettext: Gettext = _english) -> ReportSubmission | None:
+    """Store the upload's accepted lines as the next version of its period, or queue a large
+    file's commit for the background worker (None). Raises NotFound, Conflict (already committed
+    / already submitted / nothing to add / a concurrent commit) or Invalid (the file no longer reads)."""
     upload = get_upload(db, actor, upload_id)
-    partner = upload.partner_account_id
+    if upload.status in (UploadStatus.COMMIT_QUEUED, UploadStatus.COMMITTING):
+        raise Conflict(gettext(N_("This upload is being committed.")))
     if upload.status is not UploadStatus.PREVIEWED:
         raise Conflict(gettext(N_("This upload has already been committed.")))
-    mode = Mode(str((upload.summary or {}).get("mode", Mode.ADD)))
-    kind = upload.kind
-    period = Period.parse(upload.period)
-    same_file = _already(db, partner, kind, upload.period, mode, sha256=upload.sha256)
-    if same_file is not None:
-        raise Conflict(_already_message(same_file, True, gettext))
-    context = _context(db, partner, kind, period, mode)
-    accepted: list[LineResult] = []
+    if upload.size_bytes > INLINE_BYTES:
+        upload.status = UploadStatus.COMMIT_QUEUED
+        upload.summary = {**(upload.summary or {}), "committer_id": actor.id}
+        upload.summary.pop("commit_failure", None)
+        return None
     try:
-        with validate_stream(io.BytesIO(upload.data), upload.filename, Kind(kind.value), context) as run:
-            for result in run:
-                if result.accepted:
-                    accepted.append(result)
-            summary = run.summary
+        return store_upload(db, upload, actor.id)
+    except Conflict as exc:
+        raise Conflict(gettext(exc.message, **exc.params)) from None
     except ReportFileError as exc:
-        raise Invalid("file", gettext(exc.message, **{k: v for k, v in exc.params.items() if isinstance(v, str | int)})) from None
-    already = _already(db, partner, kind, upload.period, mode, fingerprint=summary.data_fingerprint)
-    if already is not None:
-        raise Conflict(_already_message(already, False, gettext))
-    if not accepted:
-        raise Conflict(gettext(N_("No line of this file was accepted: there is nothing to submit.")))
+        raise Invalid("file", _failure_text(file_failure(exc), gettext)) from None
 
-    now = utcnow()
-    current = current_submission(db, partner, kind, upload.period)
-    last_version = db.scalar(
-        select(func.max(ReportSubmission.version)).where(
-            ReportSubmission.partner_account_id == partner, ReportSubmission.kind == kind, ReportSubmission.period == upload.period
-        )
-    )
-    lines_total = summary.accepted + summary.rejected
-    submission = ReportSubmission(
-        partner_account_id=partner,
-        kind=kind,
+
+def store_upload(db: Session, upload: ReportUpload, actor_id: int | None) -> ReportSubmission:
+    """Re-validate the stored file inside the committing transaction (what is stored is exactly
+    what the rules accept at that moment) and store its accepted lines as a new version. Raises
+    Conflict (with an untranslated message and params) or ReportFileError; the caller's
+    transaction must then be rolled back."""
+    mode = Mode(str((upload.summary or {}).get("mode", Mode.ADD)))
+    partner = upload.partner_account_id
+    same_file = already_submitted(db, partner, upload.kind, upload.period, mode, sha256=upload.sha256)
+    if same_file is not None:
+        failure = already_failure(same_file, same_file=True)
+        raise Conflict(failure["message"], **failure["params"])
+    context = validation_context(db, partner, upload.kind, Period.parse(upload.period), mode)
+    version = NewVersion(
+        db,
+        partner=partner,
+        kind=upload.kind,
         period=upload.period,
-        version=(last_version or 0) + 1,
-        status=SubmissionStatus.SUBMITTED,
-        source=ReportSource.UPLOAD,
+        replace=mode is Mode.REPLACE,
+        source=upload.source,
+        submitted_by_id=actor_id,
         filename=upload.filename,
         file_sha256=upload.sha256,
-        data_fingerprint=summary.data_fingerprint,
-        accepted_count=summary.accepted,
-        rejected_count=summary.rejected,
-        quality_score=round(100 * summary.accepted / lines_total) if lines_total else None,
-        submitted_by_id=actor.id,
-        created_at=now,
-        submitted_at=now,
     )
-    previous = lines_of(db, current) if current is not None else []
-    if current is not None:
-        current.status = SubmissionStatus.SUPERSEDED
-    db.add(submission)
-    db.flush()
-
-    new_lines = [_new_line(kind, submission, partner, result) for result in accepted]
-    carried = [_copy_line(line, submission) for line in previous] if mode is Mode.ADD else []
-    db.add_all([*carried, *new_lines])
-    if mode is Mode.ADD:
-        submission.accepted_count = len(carried) + len(new_lines)
-    new_keys = {line.line_key for line in new_lines}
-    withdrawn = [line for line in previous if line.line_key not in new_keys] if mode is Mode.REPLACE else []
-
-    aggregate_type = "inventory_line" if kind is ReportKind.INVENTORY else "sell_through_line"
-    event_type = f"{aggregate_type}.upserted"
-    changes = [(line, False) for line in new_lines] + [(line, True) for line in withdrawn]
-    seqs = _last_seqs(db, aggregate_type, {line.external_id for line, _ in changes})
-    for line, is_withdrawn in changes:
-        events.record(
-            db,
-            events.Event(
-                aggregate_type=aggregate_type,
-                aggregate_id=line.external_id,
-                seq=max(submission.version, seqs.get(line.external_id, 0) + 1),
-                type=event_type,
-                payload=_payload(line, submission.external_id, is_withdrawn),
-            ),
-        )
+    with storage.open_file(db, upload.id) as stream, validate_stream(stream, upload.filename, Kind(upload.kind.value), context) as run:
+        version.add_all(run)
+        summary = run.summary
+    already = already_submitted(db, partner, upload.kind, upload.period, mode, fingerprint=summary.data_fingerprint)
+    if already is not None:
+        failure = already_failure(already, same_file=False)
+        raise Conflict(failure["message"], **failure["params"])
+    submission = version.finish(rejected=summary.rejected, fingerprint=summary.data_fingerprint)
     upload.status = UploadStatus.COMMITTED
     upload.submission_id = submission.id
     db.flush()
@@ -583,10 +551,13 @@ def rejected_export(db: Session, actor: User, upload_id: int, *, gettext: Gettex
     """(filename, content type, bytes) of the upload's rejected lines, in the upload's format."""
     upload = get_upload(db, actor, upload_id)
     mode = Mode(str((upload.summary or {}).get("mode", Mode.ADD)))
-    context = _context(db, upload.partner_account_id, upload.kind, Period.parse(upload.period), mode)
+    if upload.status not in (UploadStatus.PREVIEWED, UploadStatus.COMMITTED):
+        raise NotFound()
+    committed = db.get(ReportSubmission, upload.submission_id) if upload.submission_id is not None else None
+    context = validation_context(db, upload.partner_account_id, upload.kind, Period.parse(upload.period), mode, as_of=committed)
     out = io.BytesIO()
     try:
-        with validate_stream(io.BytesIO(upload.data), upload.filename, Kind(upload.kind.value), context) as run:
+        with storage.open_file(db, upload.id) as stream, validate_stream(stream, upload.filename, Kind(upload.kind.value), context) as run:
             writer = report_templates.RejectedWriter(out, run.source, run.header, gettext)
             with writer:
                 for result in run:

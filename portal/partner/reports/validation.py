@@ -202,6 +202,45 @@ MESSAGES: dict[str, str] = {
     "duplicate_accepted": N_("This line has already been accepted in an earlier report."),
 }
 
+# The stable codes the API and the command line answer with (CONTRACTS.md); the finer code above
+# travels beside it as `detail`. Codes outside the contract's list keep a name of the same style.
+PUBLIC_CODES: dict[str, str] = {
+    "required": "missing_field",
+    "too_long": "too_long",
+    "date_invalid": "bad_date",
+    "date_future": "future_date",
+    "date_outside_period": "outside_period",
+    "quantity_invalid": "bad_quantity",
+    "quantity_not_integer": "bad_quantity",
+    "quantity_negative": "bad_quantity",
+    "quantity_zero": "bad_quantity",
+    "quantity_too_large": "bad_quantity",
+    "price_invalid": "bad_price",
+    "price_negative": "bad_price",
+    "price_precision": "bad_price",
+    "price_too_large": "bad_price",
+    "currency_unknown": "unknown_currency",
+    "country_unknown": "unknown_country",
+    "postcode_invalid": "bad_postcode",
+    "sku_unknown": "unknown_sku",
+    "sku_inactive": "inactive_sku",
+    "serial_unknown": "serial_mismatch",
+    "serial_wrong_sku": "serial_mismatch",
+    "serial_quantity": "bad_quantity",
+    "duplicate_in_file": "duplicate",
+    "duplicate_accepted": "duplicate",
+}
+# File-level failures (CONTRACTS.md): only missing columns is told apart.
+FILE_PUBLIC_CODES = {"missing_columns": "missing_columns"}
+
+
+def public_code(code: str) -> str:
+    return PUBLIC_CODES.get(code, code)
+
+
+def public_file_code(code: str) -> str:
+    return FILE_PUBLIC_CODES.get(code, "file_unreadable")
+
 
 # -- values ----------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)

@@ -218,7 +218,7 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_same_answer_and_commits_
     # Without a key, the same lines again are refused line by line as already accepted.
     same = client.post("/api/v1/reports", json=body, headers=bearer(token))
     assert same.status_code == 422
-    assert [e["code"] for r in same.json()["lines"] for e in r["errors"]] == ["duplicate_accepted", "duplicate_accepted"]
+    assert [e["code"] for r in same.json()["lines"] for e in r["errors"]] == ["duplicate", "duplicate"]
     assert count(uow, ReportSubmission) == 1
 
 

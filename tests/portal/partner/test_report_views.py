@@ -89,3 +89,35 @@ def test_template_download_and_form_errors(client: Any, uow: Any, make_account: 
     assert 'value="soon"' in bad.text
     with uow() as db:
         assert db.scalars(select(ReportUpload)).first() is None
+
+
+def test_a_large_upload_shows_its_progress_then_its_preview(
+    client: Any, uow: Any, state: Any, make_account: Any, make_user: Any, monkeypatch: Any
+) -> None:
+    from portal.partner.reports import service, worker
+
+    monkeypatch.setattr(service, "INLINE_BYTES", 10)
+    web = _partner_client(client, uow, make_account, make_user)
+    sent = _upload(web, csv_bytes(GOOD + BAD))
+    assert sent.status_code == 303
+    page = web.get(sent.headers["location"])
+    assert "Checking your file: 0 lines so far." in page.text
+    assert 'data-progress-url="' + sent.headers["location"] + '/progress.json"' in page.text
+    assert "Submit the" not in page.text
+    polled = web.get(sent.headers["location"] + "/progress.json").json()
+    assert (polled["status"], polled["done"]) == ("queued", False)
+    assert state.report_wakeup.is_set()  # the view woke this process's worker
+
+    worker.run_pending(state.db)
+    assert web.get(sent.headers["location"] + "/progress.json").json()["done"] is True
+    page = web.get(sent.headers["location"])
+    assert "Submit the 3 accepted lines" in page.text
+    assert "Unknown SKU “NW-XX-404”." in page.text
+
+    queued = web.submit(sent.headers["location"] + "/commit", {}, form_page=sent.headers["location"])
+    assert queued.headers["location"] == sent.headers["location"]
+    assert "Storing the 3 accepted lines." in web.get(sent.headers["location"]).text
+    worker.run_pending(state.db)
+    assert "This file has been submitted." in web.get(sent.headers["location"]).text
+    with uow() as db:
+        assert db.scalar(select(ReportSubmission.accepted_count)) == 3

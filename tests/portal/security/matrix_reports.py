@@ -29,6 +29,7 @@ ENTRIES: dict[tuple[str, str], tuple[Case, ...]] = {
     # The world's uploads have no accepted line: the owner reaches the commit and is told so (409).
     ("/partner/reports/uploads/{upload_id}/commit", "POST"): _per_upload(result="invalid"),
     ("/partner/reports/uploads/{upload_id}/rejected", "GET"): _per_upload(),
+    ("/partner/reports/uploads/{upload_id}/progress.json", "GET"): _per_upload(),
     ("/partner/reports/template/{kind}.{fmt}", "GET"): (
         Case(only(*PARTNERS), params={"kind": "sell_through", "fmt": "xlsx"}, query="lang=zh"),
         Case(NOBODY, params={"kind": "orders", "fmt": "csv"}, label="unknown kind"),

@@ -9,12 +9,14 @@ and world.ids["report_upload:P-Y"].
 from __future__ import annotations
 
 import hashlib
+import io
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from portal.partner.models import ReportKind, ReportUpload, UploadStatus
+from portal.partner.reports import storage
 from tests.portal.security import matrix
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ def add(db: Session, world: World, now: datetime) -> None:
             period="2026-01",
             filename=f"stock-{account_id.lower()}.csv",
             sha256=hashlib.sha256(DATA).hexdigest(),
-            data=DATA,
+            size_bytes=len(DATA),
             status=UploadStatus.PREVIEWED,
             accepted_count=0,
             rejected_count=1,
@@ -42,4 +44,5 @@ def add(db: Session, world: World, now: datetime) -> None:
         )
         db.add(upload)
         db.flush()
+        storage.store(db, upload.id, io.BytesIO(DATA))
         world.ids[f"report_upload:{account_id}"] = upload.id

@@ -18,7 +18,6 @@ from portal.errors import Conflict, Invalid, NotFound
 from portal.events.models import OutboxEvent
 from portal.partner.models import ReportSubmission, ReportUpload, SellThroughReportLine, SubmissionStatus, UploadStatus
 from portal.partner.reports import service
-from portal.uploads import Upload
 
 SKUS = {"NW-MB-B650": True, "NW-SW-24G": True, "NW-MB-Z390": False}
 HEADER = [
@@ -84,7 +83,7 @@ def _actor(db: Any, user: User) -> User:
 
 def upload(uow: Any, user: User, data: bytes, *, mode: str = "add", kind: str = "sell_through", name: str = "march.csv") -> int:
     with uow() as db:
-        row = service.start_upload(db, _actor(db, user), kind=kind, period=PERIOD, mode=mode, upload=Upload(name, "text/csv", data))
+        row = service.start_upload(db, _actor(db, user), kind=kind, period=PERIOD, mode=mode, filename=name, stream=io.BytesIO(data))
         return row.id
 
 
@@ -209,14 +208,15 @@ def test_a_line_accepted_in_another_period_is_a_duplicate(uow: Any, partner: Use
             kind="sell_through",
             period=f"{earlier.year:04d}-{earlier.month:02d}",
             mode="replace",
-            upload=Upload("feb.csv", "text/csv", csv_bytes([sale("Alpha Co", day=earlier), sale("Zulu Co", day=earlier)])),
+            filename="feb.csv",
+            stream=io.BytesIO(csv_bytes([sale("Alpha Co", day=earlier), sale("Zulu Co", day=earlier)])),
         )
         assert (other.accepted_count, other.rejected_count) == (2, 0)  # other dates: other lines
 
 
 def test_file_and_form_errors(uow: Any, partner: User) -> None:
     with uow() as db, pytest.raises(Invalid) as form:
-        service.start_upload(db, _actor(db, partner), kind="orders", period="March", mode="merge", upload=None)
+        service.start_upload(db, _actor(db, partner), kind="orders", period="March", mode="merge", filename="", stream=None)
     assert set(form.value.errors) == {"kind", "period", "mode", "file"}
     with pytest.raises(Invalid) as columns:
         upload(uow, partner, b"Date,Thing\n2026-03-01,1\n")
@@ -266,3 +266,12 @@ def test_another_partner_or_a_customer_finds_nothing(uow: Any, partner: User, ma
             break
     with uow() as db, pytest.raises(NotFound):
         service.submissions(db, _actor(db, customer))
+
+
+def test_nul_characters_in_a_csv_are_dropped_not_stored(uow: Any, partner: User) -> None:
+    # A NUL at the head of a file makes it "not a CSV"; further down it is a stray byte.
+    others = [sale(f"Customer {n}") for n in range(1500)]
+    data = csv_bytes([*others, sale("Alpha\x00 Co")])
+    submission = commit(uow, partner, upload(uow, partner, data))
+    assert submission.accepted_count == 1501
+    assert "Alpha Co" in current_customers(uow)
