@@ -248,3 +248,19 @@ def test_data_fingerprint_ignores_order_and_duplicates_of_accepted_lines() -> No
     assert fingerprint(rows, accepted=keys) == first  # re-submitted: same data, all duplicates
     assert fingerprint([GOOD, with_(invoice_ref="INV-2", unit_price="11")]) != first
     assert fingerprint([GOOD]) != first
+
+
+def test_the_table_of_seen_lines_finds_every_first_row_through_growth_and_collisions() -> None:
+    from portal.partner.reports.validation import SeenLines
+
+    seen = SeenLines(capacity=8)
+    keys = [n * 4096 for n in range(1, 3000)]  # same low bits: every key collides at first
+    for row, key in enumerate(keys, 2):
+        assert seen.get(key) is None
+        seen.add(key, row)
+    seen.add(0, 9)  # the free-slot marker is still a key
+    assert len(seen) == len(keys) + 1
+    assert [seen.get(key) for key in keys[:3]] == [2, 3, 4]
+    assert seen.get(keys[-1]) == len(keys) + 1
+    assert seen.get(0) == 9
+    assert seen.get(7) is None
