@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -58,23 +59,41 @@ def utcnow() -> datetime:
 _MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
-def insert_many(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """INSERT `rows` (all with the same keys) with one DB-API executemany.
+def insert_many(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], constants: Mapping[str, Any] | None = None
+) -> None:
+    """INSERT `rows` (all with the same keys), plus `constants` (the same values in every row),
+    with one DB-API executemany.
 
-    Each value goes through its column type's bind processor, as SQLAlchemy would do, but
-    without SQLAlchemy's per-row statement bookkeeping, which costs more than the insert itself
-    for narrow rows (100,000 report lines: 2.3 of 5.3 s; docs/performance.md)."""
+    Each value goes through its column type's bind processor, as SQLAlchemy would do (a
+    constant once), but without SQLAlchemy's per-row statement bookkeeping, which costs more
+    than the insert itself for narrow rows (100,000 report lines: 2.3 of 5.3 s; docs/performance.md)."""
     if not rows:
         return
     dialect = connection.dialect
+    constants = constants or {}
     names = list(rows[0])
-    columns = [table.c[name] for name in names]
-    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
+    columns = [table.c[name] for name in [*names, *constants]]
+
+    def processor(column: Any) -> Callable[[Any], Any] | None:
+        return column.type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+
+    fixed = tuple(value if (p := processor(table.c[name])) is None else p(value) for name, value in constants.items())
+    varying = [(i, p) for i, name in enumerate(names) if (p := processor(table.c[name])) is not None]
     marker = _MARKERS[dialect.paramstyle]
     quote = dialect.identifier_preparer.quote
     sql = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) VALUES ({', '.join([marker] * len(columns))})"
-    plan = list(zip(names, processors, strict=True))
-    values = [tuple(row[name] if process is None else process(row[name]) for name, process in plan) for row in rows]
+    pick = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+    values: list[tuple[Any, ...]]
+    if not varying:
+        values = [pick(row) + fixed for row in rows]
+    else:
+        values = []
+        for row in rows:
+            picked = list(pick(row))
+            for i, process in varying:
+                picked[i] = process(picked[i])
+            values.append((*picked, *fixed))
     connection.exec_driver_sql(sql, values)  # type: ignore[arg-type]
 
 

@@ -52,25 +52,19 @@ def record_many(session: Session, aggregate_type: str, event_type: str, items: l
     if not items:
         return
     now = utcnow()
-    pending = OutboxStatus.PENDING.value
     insert_many(
         session.connection(),
         cast(Table, OutboxEvent.__table__),
-        [
-            {
-                "aggregate_type": aggregate_type,
-                "aggregate_id": aggregate_id,
-                "seq": seq,
-                "type": event_type,
-                "version": 1,
-                "payload": payload,
-                "created_at": now,
-                "next_attempt_at": now,
-                "attempts": 0,
-                "status": pending,
-            }
-            for aggregate_id, seq, payload in items
-        ],
+        [{"aggregate_id": aggregate_id, "seq": seq, "payload": payload} for aggregate_id, seq, payload in items],
+        constants={
+            "aggregate_type": aggregate_type,
+            "type": event_type,
+            "version": 1,
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+            "status": OutboxStatus.PENDING.value,
+        },
     )
 
 
