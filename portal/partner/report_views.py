@@ -117,7 +117,11 @@ def commit(ctx: Ctx) -> Response:
 def progress(ctx: Ctx) -> Response:
     """Polled by the preview page while the background worker has the upload."""
     assert ctx.user is not None
-    return JSONResponse(service.progress(ctx.db, ctx.user, _upload_id(ctx)), headers={"Cache-Control": "no-store"})
+    state = service.progress(ctx.db, ctx.user, _upload_id(ctx))
+    state["message"] = ctx._(
+        "Checking your file: %(lines)s lines so far. This page updates itself when the check is done.", lines=state["lines"]
+    )
+    return JSONResponse(state, headers={"Cache-Control": "no-store"})
 
 
 @view(roles=PARTNER_ROLES)

@@ -133,6 +133,7 @@
   if (!box || !window.fetch) { return; }
   var url = box.getAttribute("data-progress-url");
   var bar = box.querySelector(".js-progress-bar");
+  var text = box.querySelector(".js-progress-text");
   function poll() {
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
@@ -140,6 +141,7 @@
         if (!data) { return; }
         if (data.done) { window.location.reload(); return; }
         if (bar) { bar.max = data.size || 1; bar.value = data.bytes; }
+        if (text && data.status === "validating" && data.message) { text.textContent = data.message; }
         window.setTimeout(poll, 1000);
       })
       .catch(function () { window.setTimeout(poll, 3000); });

@@ -106,6 +106,7 @@ def test_a_large_upload_shows_its_progress_then_its_preview(
     assert "Submit the" not in page.text
     polled = web.get(sent.headers["location"] + "/progress.json").json()
     assert (polled["status"], polled["done"]) == ("queued", False)
+    assert polled["message"].startswith("Checking your file: 0 lines so far.")
     assert state.report_wakeup.is_set()  # the view woke this process's worker
 
     worker.run_pending(state.db)
