@@ -486,3 +486,148 @@ class KbSearchPage(BasePage):
     @property
     def suggestion(self) -> Locator:
         return self.main.locator(".search-suggestion a")
+
+
+# -- partner reports and dashboards (issue 6) -----------------------------------------------------------
+def _cell(table: Locator, row_key: str, column: str) -> Locator:
+    """The cell of `table` in the row whose row header contains `row_key`, under the column
+    header `column` (th scope=row counts as the first cell, as in the header row)."""
+    headers = [text.strip() for text in table.locator("thead th").all_inner_texts()]
+    assert column in headers, f"no column {column!r} in {headers}"
+    row = table.locator("tbody tr").filter(has=table.page.get_by_role("rowheader").filter(has_text=row_key))
+    return row.locator("th, td").nth(headers.index(column))
+
+
+class PartnerReportsPage(BasePage):
+    """/partner/reports: the submitted reports, grouped by period and kind, versions newest first."""
+
+    path = "/partner/reports"
+
+    def expect_loaded(self) -> Self:
+        expect(self.page).to_have_url(re.compile(r"/partner/reports$"))
+        expect(self.heading).to_have_text(self._("Reports"))
+        return self
+
+    def period_table(self, kind_label: str, period: str) -> Locator:
+        return self.main.get_by_role("table", name=f"{self._(kind_label)} — {period}", exact=True)
+
+    def versions(self, kind_label: str, period: str) -> list[str]:
+        return [text.strip() for text in self.period_table(kind_label, period).locator("tbody th").all_inner_texts()]
+
+    def cell(self, kind_label: str, period: str, version: int, column: str) -> Locator:
+        return _cell(self.period_table(kind_label, period), str(version), self._(column))
+
+    def upload(self) -> ReportUploadPage:
+        self.link("Upload a report").click()
+        return ReportUploadPage(self.page, self.t).expect_loaded()
+
+
+class ReportUploadPage(BasePage):
+    path = "/partner/reports/upload"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Upload a report"))
+        return self
+
+    def template_link(self, kind_label: str, fmt: str, language: str) -> Locator:
+        """The template download of `kind_label` in `fmt` (CSV/XLSX) with `language` headers."""
+        name = f"{fmt.upper()} ({self._(kind_label)}, {language})"
+        return self.main.get_by_role("link", name=name, exact=True)
+
+    def download_template(self, kind_label: str, fmt: str, language: str) -> tuple[str, bytes]:
+        """(suggested file name, bytes) of the template, downloaded as a person does."""
+        with self.page.expect_download() as info:
+            self.template_link(kind_label, fmt, language).click()
+        download = info.value
+        return download.suggested_filename, download.path().read_bytes()
+
+    def submit_file(self, *, kind_label: str, period: str, mode_label: str, filename: str, data: bytes) -> ReportPreviewPage:
+        self.field("Kind of report").select_option(label=self._(kind_label))
+        self.field("Period (YYYY-MM)").fill(period)
+        self.main.get_by_role("radio", name=self._(mode_label), exact=True).check()
+        self.field("Report file (CSV or XLSX)").set_input_files({"name": filename, "mimeType": "text/csv", "buffer": data})
+        self.button("Check the file").click()
+        self.page.wait_for_url(re.compile(r"/partner/reports/uploads/\d+$"))
+        return ReportPreviewPage(self.page, self.t).expect_loaded()
+
+
+class ReportPreviewPage(BasePage):
+    """/partner/reports/uploads/{id}: accepted and rejected lines before the commit."""
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Check your report"))
+        return self
+
+    def fact(self, term: str) -> str:
+        """The value (<dd>) after the term (<dt>) `term` in the facts list."""
+        return self.main.locator("dl.facts dt", has_text=self._(term)).locator("xpath=following-sibling::dd[1]").inner_text().strip()
+
+    @property
+    def rejected_table(self) -> Locator:
+        return self.main.get_by_role("table", name=self._("Rejected lines and why"), exact=True)
+
+    def rejected_reasons(self) -> dict[str, str]:
+        """row number in the file -> the reasons shown for it (one text; the column after the row's)."""
+        rows = self.rejected_table.locator("tbody tr")
+        found = {}
+        for index in range(rows.count()):
+            row = rows.nth(index)
+            found[row.locator("th").inner_text().strip()] = row.locator("td").first.inner_text().strip()
+        return found
+
+    def download_rejected(self) -> tuple[str, bytes]:
+        with self.page.expect_download() as info:
+            self.link("Download the rejected lines").click()
+        download = info.value
+        return download.suggested_filename, download.path().read_bytes()
+
+    def submit(self, count: int) -> PartnerReportsPage:
+        self.main.get_by_role("button", name=self._("Submit the %(count)s accepted lines", count=count), exact=True).click()
+        return PartnerReportsPage(self.page, self.t).expect_loaded()
+
+
+class PartnerDashboardPage(BasePage):
+    """The sell-through dashboard: /partner/dashboard for partners, /staff/partners/{id} for staff."""
+
+    def __init__(self, page: Page, t: Translator | None = None, path: str = "/partner/dashboard") -> None:
+        super().__init__(page, t)
+        self.path = path
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_contain_text(self._("Sell-through dashboard"))
+        return self
+
+    def open_with(self, **filters: str) -> Self:
+        query = "&".join(f"{key}={value}" for key, value in filters.items() if value)
+        self.page.goto(f"{self.path}?{query}" if query else self.path)
+        return self.expect_loaded()
+
+    def table(self, dimension_label: str) -> Locator:
+        caption = self._("Sell-through against target by %(dimension)s", dimension=self._(dimension_label).lower())
+        return self.main.get_by_role("table", name=caption, exact=True)
+
+    def units_sold(self, dimension_label: str, key: str) -> int:
+        """Units sold in the row `key` of the table by `dimension_label`; 0 when it has no row
+        (or the section has no table: nothing sold and no target)."""
+        table = self.table(dimension_label)
+        if table.count() == 0:
+            return 0
+        cell = _cell(table, key, self._("Units sold"))
+        return int(cell.inner_text().strip()) if cell.count() else 0
+
+
+class StaffPartnersPage(BasePage):
+    path = "/staff/partners"
+
+    def expect_loaded(self) -> Self:
+        expect(self.heading).to_have_text(self._("Partners"))
+        return self
+
+    def units_sold(self, month: str, account_id: str) -> int:
+        table = self.main.get_by_role("table", name=self._("Partners with their last reports and sell-through for %(month)s", month=month))
+        return int(_cell(table, account_id, self._("Units sold")).inner_text().strip())
+
+    def open_partner(self, name: str, account_id: str) -> PartnerDashboardPage:
+        self.main.get_by_role("link", name=name, exact=True).click()
+        self.page.wait_for_url(re.compile(rf"/staff/partners/{re.escape(account_id)}"))
+        return PartnerDashboardPage(self.page, self.t, f"/staff/partners/{account_id}").expect_loaded()

@@ -55,6 +55,18 @@ REPORT_DUE_DAY = 10  # a month's reports are due on the 10th of the next month
 WARNING_MONTHS = 6  # how many past months the warnings look back
 HISTORY_LIMIT = 24
 UNCATEGORISED = "—"
+# Product categories are CRM keys; these are their names for readers (message ids, translated
+# where shown). An unknown key is shown made readable.
+CATEGORY_LABELS = {
+    "motherboards": N_("Motherboards"),
+    "networking": N_("Networking"),
+    "printers": N_("Printers"),
+    "storage": N_("Storage"),
+}
+
+
+def category_label(key: str) -> str:
+    return CATEGORY_LABELS.get(key) or key.replace("-", " ").replace("_", " ").capitalize()
 
 DIMENSIONS = ("month", "category", "product", "region")
 DIMENSION_LABELS = {
@@ -243,6 +255,8 @@ def breakdown(db: Session, partners: Sequence[str], filters: Filters, dimension:
     if dimension == "product":
         keys = sorted(set(actual) | set(targets))
         names = _names(db, keys)
+    elif dimension == "category":
+        names = {key: category_label(key) for key in set(actual) | set(targets) if key != UNCATEGORISED}
     rows = [
         Row(key=key, label=names.get(key, key), target_units=targets.get(key), actual_units=actual.get(key, 0))
         for key in set(actual) | set(targets)

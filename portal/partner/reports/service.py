@@ -300,7 +300,7 @@ class Preview:
             text = gettext(MESSAGES[code], **problem["params"]) if code in MESSAGES else code
             if problem["field"]:
                 label = headers.get(problem["field"]) or _column_label(self.upload.kind, problem["field"], gettext)
-                text = f"{label}: {text}"
+                text = gettext(N_("%(column)s: %(reason)s"), column=label, reason=text)
             texts.append(text)
         return texts
 
