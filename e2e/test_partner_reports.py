@@ -280,3 +280,75 @@ def test_chinese_template_preview_and_dashboard(page: Page, a11y: Auditor, scree
     assert board.units_sold("Month", period) == month_before + 7
     a11y.check(page)
     screenshot(page, "zh-41-partner-dashboard")
+
+
+def test_a_small_report_filled_in_online_is_checked_fixed_and_submitted(page: Page, a11y: Auditor, screenshot: Shoot) -> None:
+    """The web form: a partner user starts a draft, types two lines (one with an unknown SKU),
+    checks (the reason shows on that cell, nothing is stored), fixes it and submits; the page is
+    audited in English and in Chinese."""
+    period, first = past_period(6)
+    login = LoginPage(page).open()
+    a11y.check(page)
+    login.sign_in(PARTNER_USER, DEMO_PASSWORD, lands_on=r"/partner$")
+    a11y.check(page)
+    if not (page.locator("html").get_attribute("lang") or "").startswith("en"):  # the Chinese test saved zh for him
+        with page.expect_navigation():
+            page.locator("header select.js-autosubmit").select_option("en")
+    expect(page.locator("html")).to_have_attribute("lang", re.compile(r"^en"))
+    page.goto("/partner/reports")
+    a11y.check(page)
+    page.get_by_role("link", name="Fill in a report online").click()
+    a11y.check(page)
+    page.get_by_label("Kind of report").select_option("sell_through")
+    page.get_by_label("Period (YYYY-MM)").fill(period)
+    page.get_by_role("button", name="Start the report").click()
+    expect(page).to_have_url(re.compile(r"/partner/reports/drafts/\d+$"))
+    day = (first + timedelta(days=4)).isoformat()
+    lines = [
+        {
+            "sold_on": day,
+            "sku": SKU,
+            "quantity": "3",
+            "unit_price": "450.00",
+            "currency": "SGD",
+            "customer_name": "Form Robotics",
+            "country": "SG",
+            "postcode": "018956",
+            "invoice_ref": "PD-FORM-1",
+        },
+        {
+            "sold_on": day,
+            "sku": UNKNOWN_SKU,
+            "quantity": "2",
+            "unit_price": "99.50",
+            "currency": "SGD",
+            "customer_name": "Form Offices",
+            "country": "SG",
+            "postcode": "018956",
+            "invoice_ref": "PD-FORM-2",
+        },
+    ]
+    for index, line in enumerate(lines):
+        for name, value in line.items():
+            page.locator(f'[name="l{index}-{name}"]').fill(value)
+    page.get_by_role("button", name="Check and submit").click()
+    expect(page.locator(".error-summary")).to_contain_text(UNKNOWN_SKU)
+    expect(page.locator("#e-c-1-sku")).to_have_text(f"Unknown SKU “{UNKNOWN_SKU}”.")
+    expect(page.locator('[name="l0-customer_name"]')).to_have_value("Form Robotics")  # nothing typed is lost
+    a11y.check(page)
+    screenshot(page, "en-43-report-form-errors")
+
+    page.locator('[name="l1-sku"]').fill(OTHER_SKU)
+    page.get_by_role("button", name="Check and submit").click()
+    expect(page).to_have_url(re.compile(r"/partner/reports$"))
+    expect(page.get_by_role("table", name=f"{SELL_THROUGH} — {period}")).to_contain_text("2")
+    a11y.check(page)
+
+    LoginPage(page).switch_language("zh")
+    page.goto("/partner/reports/new")
+    t = translator("zh")
+    page.get_by_label(t.gettext("Period (YYYY-MM)")).fill(period)
+    page.get_by_role("button", name=t.gettext("Start the report")).click()
+    expect(page).to_have_url(re.compile(r"/partner/reports/drafts/\d+$"))
+    a11y.check(page)
+    screenshot(page, "zh-43-report-form")

@@ -75,7 +75,7 @@ def routes() -> list[BaseRoute]:
     from portal.kb import views as kb_views
     from portal.partner import api as partner_api
     from portal.partner import api_views as partner_api_views
-    from portal.partner import dashboard_views, report_views
+    from portal.partner import dashboard_views, form_views, report_views
     from portal.partner import views as partner_views
     from portal.repairs import views as repair_views
     from portal.staff import repairs as staff_repair_views
@@ -92,6 +92,7 @@ def routes() -> list[BaseRoute]:
         *kb_views.routes,
         *partner_views.routes,
         *report_views.routes,
+        *form_views.routes,
         *partner_api_views.routes,
         *partner_api.routes,
         *dashboard_views.routes,

@@ -58,6 +58,7 @@ MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 # Whole request bodies: larger ones are answered 413 before they are read. Views that take big
 # files (partner report uploads) raise their own limit with `view(max_body=...)`.
 MAX_BODY_BYTES = 4 * MAX_UPLOAD_BYTES
+MAX_FORM_FIELDS = 200  # a form with more (a table of inputs) raises it with `view(max_fields=...)`
 
 
 class BodyTooLarge(Exception):
@@ -89,6 +90,7 @@ class ViewSpec:
     csrf: bool
     allow_pending_mfa: bool = False
     max_body: int = MAX_BODY_BYTES
+    max_fields: int = MAX_FORM_FIELDS
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -299,8 +301,11 @@ def view(
     csrf: bool = True,
     allow_pending_mfa: bool = False,
     max_body: int = MAX_BODY_BYTES,
+    max_fields: int = MAX_FORM_FIELDS,
 ) -> Callable[[Callable[[Ctx], Response]], Callable[[Request], Any]]:
-    spec = ViewSpec(methods=tuple(methods), roles=roles, csrf=csrf, allow_pending_mfa=allow_pending_mfa, max_body=max_body)
+    spec = ViewSpec(
+        methods=tuple(methods), roles=roles, csrf=csrf, allow_pending_mfa=allow_pending_mfa, max_body=max_body, max_fields=max_fields
+    )
 
     def decorate(fn: Callable[[Ctx], Response]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -310,7 +315,7 @@ def view(
                     return _too_large(spec.max_body)
                 request = Request(request.scope, _capped_receive(request.receive, spec.max_body))
                 try:
-                    form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=200, max_part_size=MAX_UPLOAD_BYTES)
+                    form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=spec.max_fields, max_part_size=MAX_UPLOAD_BYTES)
                 except BodyTooLarge:
                     return _too_large(spec.max_body)
             else:

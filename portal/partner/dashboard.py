@@ -68,6 +68,7 @@ CATEGORY_LABELS = {
 def category_label(key: str) -> str:
     return CATEGORY_LABELS.get(key) or key.replace("-", " ").replace("_", " ").capitalize()
 
+
 DIMENSIONS = ("month", "category", "product", "region")
 DIMENSION_LABELS = {
     "month": N_("Month"),

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from portal.errors import Conflict, Invalid, NotFound
 from portal.partner.models import ReportKind
-from portal.partner.reports import service
+from portal.partner.reports import drafts, service
 from portal.web import PARTNER_ROLES, Ctx, view
 
 KINDS = [(kind.value, label) for kind, label in service.KIND_LABELS.items()]
@@ -48,6 +48,7 @@ def _render_upload(ctx: Ctx, values: dict[str, str], errors: dict[str, str], sta
         kinds=KINDS,
         modes=list(service.MODE_LABELS.items()),
         pending=service.pending_uploads(ctx.db, ctx.user),
+        service=service,
     )
 
 
@@ -148,6 +149,7 @@ def reports(ctx: Ctx) -> Response:
         "partner/reports/index.html",
         groups=service.submissions(ctx.db, ctx.user),
         pending=service.pending_uploads(ctx.db, ctx.user),
+        drafts=drafts.open_drafts(ctx.db, ctx.user),
         service=service,
     )
 

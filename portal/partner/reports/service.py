@@ -109,10 +109,12 @@ def partner_of(actor: User) -> str:
     return actor.account_id
 
 
-def get_upload(db: Session, actor: User, upload_id: int) -> ReportUpload:
+def get_upload(db: Session, actor: User, upload_id: int, *, draft: bool = False) -> ReportUpload:
+    """One of the actor's partner's uploads — or, with `draft`, one of its web-form drafts
+    (a draft is no file: the upload pages do not know it)."""
     partner = partner_of(actor)
     upload = db.get(ReportUpload, upload_id)
-    if upload is None or upload.partner_account_id != partner:
+    if upload is None or upload.partner_account_id != partner or (upload.status is UploadStatus.DRAFT) is not draft:
         raise NotFound()
     return upload
 
@@ -609,7 +611,7 @@ def pending_uploads(db: Session, actor: User, limit: int = 20) -> list[ReportUpl
     return list(
         db.scalars(
             select(ReportUpload)
-            .where(ReportUpload.partner_account_id == partner, ReportUpload.status == UploadStatus.PREVIEWED)
+            .where(ReportUpload.partner_account_id == partner, ReportUpload.status.in_((UploadStatus.PREVIEWED, *BUSY)))
             .order_by(ReportUpload.created_at.desc(), ReportUpload.id.desc())
             .limit(limit)
         )

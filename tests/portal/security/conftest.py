@@ -21,7 +21,17 @@ from portal.security import sessions
 from portal.security.tokens import random_token, sha256_hex
 from portal.web import CSRF_COOKIE, csrf_for
 from tests.conftest import WebClient
-from tests.portal.security import matrix, world_api, world_customer, world_dashboard, world_desk, world_kb, world_repairs, world_reports
+from tests.portal.security import (
+    matrix,
+    world_api,
+    world_customer,
+    world_dashboard,
+    world_desk,
+    world_kb,
+    world_repairs,
+    world_report_form,
+    world_reports,
+)
 from tests.portal.security.helpers import sign_in
 
 ACCOUNTS = {
@@ -165,7 +175,7 @@ def build_world(state: AppState, make_client: Callable[[], WebClient]) -> World:
         db.flush()
         world.ids["application"] = application.id
         db.flush()
-        for module in (world_customer, world_repairs, world_desk, world_kb, world_reports, world_dashboard, world_api):
+        for module in (world_customer, world_repairs, world_desk, world_kb, world_reports, world_dashboard, world_api, world_report_form):
             module.add(db, world, now)
     return world
 

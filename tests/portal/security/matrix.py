@@ -154,9 +154,18 @@ MATRIX: dict[tuple[str, str], tuple[Case, ...]] = {
 }
 
 # Each domain's entries live beside this file (imported last: they use the helpers above).
-from tests.portal.security import matrix_api, matrix_customer, matrix_dashboard, matrix_desk, matrix_kb, matrix_repairs, matrix_reports  # noqa: E402
+from tests.portal.security import (  # noqa: E402
+    matrix_api,
+    matrix_customer,
+    matrix_dashboard,
+    matrix_desk,
+    matrix_kb,
+    matrix_repairs,
+    matrix_report_form,
+    matrix_reports,
+)
 
-for _module in (matrix_customer, matrix_repairs, matrix_desk, matrix_kb, matrix_reports, matrix_dashboard, matrix_api):
+for _module in (matrix_customer, matrix_repairs, matrix_desk, matrix_kb, matrix_reports, matrix_dashboard, matrix_api, matrix_report_form):
     _overlap = set(_module.ENTRIES) & set(MATRIX)
     assert not _overlap, _overlap
     MATRIX.update(_module.ENTRIES)
