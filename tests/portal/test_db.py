@@ -56,3 +56,15 @@ def test_eight_concurrent_writers_on_sqlite_never_see_database_is_locked(tmp_pat
     db.dispose()
     assert errors == []
     assert count == 120
+
+
+def test_outbox_pages_keep_room_for_the_relays_lease_updates_on_postgresql(state: Any) -> None:
+    """Migration 0010: with free space in each page the lease update can stay in its page
+    without new index entries (a HOT update)."""
+    if is_sqlite(state.db.url):
+        pytest.skip("a PostgreSQL storage parameter")
+    from sqlalchemy import text
+
+    with state.db.engine.connect() as conn:
+        options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'outbox_event'")).scalar_one()
+    assert "fillfactor=60" in options
