@@ -36,54 +36,11 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
 from bench.load import database_urls, say  # noqa: E402
-from bench.reports_validation import MARKETS, SKUS, peak_rss_kib  # noqa: E402
+from bench.reports_validation import SKUS, generate, peak_rss_kib  # noqa: E402
 
 PARTNER = "P-BENCH"
 PERIOD = "2026-03"
 TODAY = date(2026, 4, 2)
-
-
-def generate(path: Path | None, lines: int, seed: int = 1, tag: str = "") -> list[tuple[str, str]]:
-    """Like bench.reports_validation.generate. Returns the file's (serial, SKU) pairs, which
-    `prepare` makes real units; with `path` None only those are computed."""
-    import csv
-    import io
-    import random
-
-    from portal.partner.reports.columns import SELL_THROUGH_COLUMNS
-
-    rng = random.Random(seed)
-    serials: list[tuple[str, str]] = []
-    with path.open("w", encoding="utf-8-sig", newline="") if path is not None else io.StringIO() as fh:
-        writer = csv.writer(fh)
-        writer.writerow([c.en for c in SELL_THROUGH_COLUMNS])
-        for n in range(lines):
-            sku_index = rng.randrange(len(SKUS))
-            country, currency, postcode = MARKETS[n % len(MARKETS)]
-            serial = f"S{sku_index:02d}{n:08d}" if n % 3 == 0 else ""
-            if serial:
-                serials.append((serial, SKUS[sku_index]))
-            quantity = "1" if serial else str(rng.randint(1, 40))
-            if n % 100 == 99:
-                quantity = "-2"  # ~1 % rejected
-            price = f"{rng.randint(49, 2999)}.{rng.randint(0, 99):02d}"
-            if path is None:
-                continue
-            writer.writerow(
-                [
-                    f"2026-03-{n % 28 + 1:02d}",
-                    SKUS[sku_index],
-                    quantity,
-                    price,
-                    currency,
-                    f"Customer {n % 5000} Trading Co., Ltd.",
-                    country,
-                    postcode,
-                    serial,
-                    f"INV{tag}-{n:09d}",
-                ]
-            )
-    return serials
 
 
 def prepare(url: str, serials: list[tuple[str, str]]) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
 import random
 import resource
@@ -58,19 +59,27 @@ MARKETS = [
 ]
 
 
-def generate(path: Path, lines: int, seed: int = 1) -> None:
+def generate(path: Path | None, lines: int, seed: int = 1, tag: str = "") -> list[tuple[str, str]]:
+    """A sell-through CSV of `lines` realistic lines (~1 % bad, a third with serials). Returns the
+    file's (serial, SKU) pairs (bench.reports makes them real units); with `path` None only
+    those are computed. `tag` goes into the invoice numbers (another file, other lines)."""
     rng = random.Random(seed)
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+    serials: list[tuple[str, str]] = []
+    with path.open("w", encoding="utf-8-sig", newline="") if path is not None else io.StringIO() as fh:
         writer = csv.writer(fh)
         writer.writerow([c.en for c in SELL_THROUGH_COLUMNS])
         for n in range(lines):
             sku_index = rng.randrange(len(SKUS))
             country, currency, postcode = MARKETS[n % len(MARKETS)]
             serial = f"S{sku_index:02d}{n:08d}" if n % 3 == 0 else ""
+            if serial:
+                serials.append((serial, SKUS[sku_index]))
             quantity = "1" if serial else str(rng.randint(1, 40))
-            price = f"{rng.randint(49, 2999)}.{rng.randint(0, 99):02d}"
             if n % 100 == 99:
                 quantity = "-2"  # ~1 % rejected
+            price = f"{rng.randint(49, 2999)}.{rng.randint(0, 99):02d}"
+            if path is None:
+                continue
             writer.writerow(
                 [
                     f"2026-03-{n % 28 + 1:02d}",
@@ -82,9 +91,10 @@ def generate(path: Path, lines: int, seed: int = 1) -> None:
                     country,
                     postcode,
                     serial,
-                    f"INV-{n:09d}",
+                    f"INV{tag}-{n:09d}",
                 ]
             )
+    return serials
 
 
 def serial_lookup(serials: frozenset[str]) -> dict[str, str]:
