@@ -4,17 +4,15 @@ an event nobody maps is a permanent error (parked as dead, replayable once mappe
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class MappingError(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class CrmWrite:
+class CrmWrite(NamedTuple):  # one per event: a tuple is cheaper to build than a frozen dataclass
     table: str
     external_id: str
     row: dict[str, Any]
@@ -25,6 +23,8 @@ def crm_timestamp(value: str | datetime | None) -> datetime | None:
     if value is None:
         return None
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if parsed.tzinfo is UTC:  # the usual case (portal timestamps): no conversion needed
+        return parsed.replace(tzinfo=None)
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
