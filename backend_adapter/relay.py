@@ -9,7 +9,6 @@ An event that can never be delivered is parked `dead`; only its own aggregate wa
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -21,11 +20,25 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 import structlog
-from sqlalchemy import ARRAY, ColumnElement, Connection, Row, String, Table, and_, any_, bindparam, exists, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Integer,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from backend_adapter import metrics
 from backend_adapter.connectors.base import CrmConnector, CrmUnavailable, ItemResult, Outcome, UpsertItem
 from backend_adapter.mapping import CrmWrite, MappingError, to_crm
+from backend_adapter.prepared import Prepared, list_value, listed
 from portal.db import Database, utcnow
 from portal.events.models import OutboxEvent, OutboxStatus
 
@@ -41,15 +54,69 @@ _FOLLOWER_COLUMNS = (*_EVENT_COLUMNS, OUTBOX.c.status, OUTBOX.c.next_attempt_at,
 _MIN_WINDOW = 1000  # candidate rows per step of the head search
 
 
-def _among(column: ColumnElement[Any], values: list[Any], conn: Connection) -> ColumnElement[bool]:
-    """`column` is one of `values`, bound as ONE parameter: PostgreSQL `column = ANY(:array)`, SQLite
-    `column IN (SELECT value FROM json_each(:json))`. A long `IN (?, ?, ...)` list is rendered and
-    bound anew on every execution: psycopg parsed a statement with 500 placeholders for about 3 ms,
-    and SQLAlchemy's expansion of the lists was a tenth of the relay's Python time on SQLite."""
-    if conn.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    listed = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
-    return column.in_(select(listed.c.value))
+class _Statements:
+    """The statements every batch runs, compiled once per dialect (backend_adapter/prepared.py)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        name = dialect.name
+        now = bindparam("now", type_=OUTBOX.c.next_attempt_at.type)
+        earlier = OUTBOX.alias()
+        blocked = exists().where(
+            and_(
+                earlier.c.aggregate_type == OUTBOX.c.aggregate_type,
+                earlier.c.aggregate_id == OUTBOX.c.aggregate_id,
+                # Not `IN (...)`: an expanding list cannot be compiled once (`Prepared`).
+                or_(earlier.c.status == OutboxStatus.PENDING, earlier.c.status == OutboxStatus.DEAD),
+                earlier.c.seq < OUTBOX.c.seq,
+            )
+        )
+        candidate = OUTBOX.alias()
+        window = (
+            select(candidate.c.id)
+            .where(candidate.c.status == OutboxStatus.PENDING, candidate.c.next_attempt_at <= now, candidate.c.id > bindparam("after"))
+            .order_by(candidate.c.id)
+            .limit(bindparam("window", type_=Integer))
+        )
+        lease_free = or_(OUTBOX.c.locked_until.is_(None), OUTBOX.c.locked_until < now)
+        if name == "postgresql":
+            # `= ANY(ARRAY(window))`: the window is read once, then each row fetched by its key
+            # (with `IN (window)` the planner may walk the whole primary key a second time).
+            # All of the conditions again: under READ COMMITTED, PostgreSQL re-checks them on the
+            # newest version of a row it locks; the window was read from the statement's snapshot.
+            due = [OUTBOX.c.status == OutboxStatus.PENDING, OUTBOX.c.next_attempt_at <= now, lease_free]
+            conditions = [OUTBOX.c.id == any_(func.array(window.scalar_subquery())), *due, ~blocked]
+        else:
+            # SQLite: the claim holds the write lock (BEGIN IMMEDIATE), so the window's rows are
+            # pending and due; repeating that would make SQLite scan the whole pending index again.
+            conditions = [OUTBOX.c.id.in_(window), lease_free, ~blocked]
+        heads = select(*_EVENT_COLUMNS).where(*conditions).order_by(OUTBOX.c.id).limit(bindparam("limit", type_=Integer))
+        if name == "postgresql":
+            heads = heads.with_for_update(skip_locked=True, of=OUTBOX)
+        self.heads = Prepared(heads, dialect)
+        seen = window.subquery()
+        self.window_extent = Prepared(select(func.count(), func.max(seen.c.id)), dialect)
+        self.lease = Prepared(
+            update(OUTBOX)
+            .where(listed(OUTBOX.c.id, "ids", name))
+            .values(
+                locked_until=bindparam("lease", type_=OUTBOX.c.locked_until.type),
+                claimed_by=bindparam("relay"),
+                attempts=OUTBOX.c.attempts + 1,
+            ),
+            dialect,
+        )
+        self.delivered = Prepared(
+            update(OUTBOX)
+            .where(listed(OUTBOX.c.id, "ids", name), OUTBOX.c.claimed_by == bindparam("relay"))
+            .values(
+                status=OutboxStatus.DELIVERED,
+                delivered_at=bindparam("now", type_=OUTBOX.c.delivered_at.type),
+                last_error=None,
+                locked_until=None,
+                claimed_by=None,
+            ),
+            dialect,
+        )
 
 
 @dataclass(frozen=True)
@@ -118,6 +185,13 @@ class Relay:
         # The last batch's outcomes while they wait to be written by the next claim's transaction
         # (`drain`, `run_forever`): one portal transaction per batch instead of two.
         self._unrecorded: _Outcomes | None = None
+        self._prepared: dict[str, _Statements] = {}
+
+    def _statements(self, conn: Connection) -> _Statements:
+        statements = self._prepared.get(conn.dialect.name)
+        if statements is None:
+            statements = self._prepared[conn.dialect.name] = _Statements(conn.dialect)
+        return statements
 
     # -- claiming --------------------------------------------------------------------------
     def _claim(self) -> list[_Claimed]:
@@ -134,33 +208,19 @@ class Relay:
         self._unrecorded = None  # committed
         return claimed
 
-    def _lease(self, conn: Connection, heads: list[Row[Any]], now: datetime) -> list[_Claimed]:
+    def _lease(self, conn: Connection, heads: list[_Claimed], now: datetime) -> list[_Claimed]:
         cfg = self.config
         rows = self._with_followers(conn, heads, now, cfg.batch_size)
         lease = now + timedelta(seconds=cfg.lease_s)
-        conn.execute(
-            update(OUTBOX)
-            .where(_among(OUTBOX.c.id, [r.id for r in rows], conn))
-            .values(locked_until=lease, claimed_by=self.relay_id, attempts=OUTBOX.c.attempts + 1)
-        )
-        # This claim is attempt number stored + 1 (what the UPDATE above just wrote).
-        return [
-            _Claimed(r.id, r.aggregate_type, r.aggregate_id, r.seq, r.type, r.version, r.payload, r.created_at, r.attempts + 1)
-            for r in rows
-        ]
+        ids = list_value([r.id for r in rows], conn.dialect.name)
+        self._statements(conn).lease.execute(conn, {"ids": ids, "lease": lease, "relay": self.relay_id})
+        # This claim is attempt number stored + 1 (what the UPDATE above just wrote); the first nine
+        # columns of heads and followers are _EVENT_COLUMNS, the last of them `attempts`.
+        return [_Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] + 1) for r in rows]
 
-    def _due(self, now: datetime) -> list[ColumnElement[bool]]:
-        return [
-            OUTBOX.c.status == OutboxStatus.PENDING,
-            OUTBOX.c.next_attempt_at <= now,
-            self._lease_free(now),
-        ]
-
-    def _lease_free(self, now: datetime) -> ColumnElement[bool]:
-        return or_(OUTBOX.c.locked_until.is_(None), OUTBOX.c.locked_until < now)
-
-    def _heads(self, conn: Connection, now: datetime, limit: int) -> list[Row[Any]]:
-        """The first `limit` undelivered events, in id order, that head their aggregate and are due and free.
+    def _heads(self, conn: Connection, now: datetime, limit: int) -> list[_Claimed]:
+        """The first `limit` undelivered events, in id order, that head their aggregate and are due and
+        free (as `_Claimed` with the stored attempts).
 
         Read window by window over the pending, due rows in id order (at least twice the batch
         each). One statement over the whole backlog made SQLite (and PostgreSQL, depending on its
@@ -168,74 +228,44 @@ class Relay:
         LIMIT, on every cycle: a backlog drained in quadratic time. The result is the same rows in
         the same order (a window with too few heads moves on to the next one).
         """
-        earlier = OUTBOX.alias()
-        blocked = exists().where(
-            and_(
-                earlier.c.aggregate_type == OUTBOX.c.aggregate_type,
-                earlier.c.aggregate_id == OUTBOX.c.aggregate_id,
-                earlier.c.status.in_([OutboxStatus.PENDING, OutboxStatus.DEAD]),
-                earlier.c.seq < OUTBOX.c.seq,
-            )
-        )
-        candidate = OUTBOX.alias()
+        statements = self._statements(conn)
         window_size = max(2 * limit, _MIN_WINDOW)
-        postgresql = conn.dialect.name == "postgresql"
-        heads: list[Row[Any]] = []
+        heads: list[_Claimed] = []
         after = 0  # ids start at 1
         while True:
-            window = (
-                select(candidate.c.id)
-                .where(
-                    candidate.c.status == OutboxStatus.PENDING,
-                    candidate.c.next_attempt_at <= now,
-                    candidate.c.id > after,
-                )
-                .order_by(candidate.c.id)
-                .limit(window_size)
-            )
-            if postgresql:
-                # `= ANY(ARRAY(window))`: the window is read once, then each row fetched by its key
-                # (with `IN (window)` the planner may walk the whole primary key a second time).
-                # All of the conditions again: under READ COMMITTED, PostgreSQL re-checks them on the
-                # newest version of a row it locks; the window was read from the statement's snapshot.
-                conditions = [OUTBOX.c.id == any_(func.array(window.scalar_subquery())), *self._due(now), ~blocked]
-            else:
-                # SQLite: the claim holds the write lock (BEGIN IMMEDIATE), so the window's rows are
-                # pending and due; repeating that would make SQLite scan the whole pending index again.
-                conditions = [OUTBOX.c.id.in_(window), self._lease_free(now), ~blocked]
-            stmt = select(*_EVENT_COLUMNS).where(*conditions).order_by(OUTBOX.c.id).limit(limit - len(heads))
-            if postgresql:
-                stmt = stmt.with_for_update(skip_locked=True, of=OUTBOX)
-            heads.extend(conn.execute(stmt).all())
+            window = {"now": now, "after": after, "window": window_size}
+            found = statements.heads.rows(conn, {**window, "limit": limit - len(heads)})
+            heads.extend(map(_Claimed._make, found))
             if len(heads) >= limit:
                 return heads
-            seen = window.subquery()
-            size, last = conn.execute(select(func.count(), func.max(seen.c.id))).one()
+            size, last = statements.window_extent.rows(conn, window)[0]
             if size < window_size or last is None:
                 return heads
             after = last
 
-    def _with_followers(self, conn: Connection, heads: list[Row[Any]], now: datetime, limit: int) -> list[Row[Any]]:
+    def _with_followers(self, conn: Connection, heads: list[_Claimed], now: datetime, limit: int) -> list[Any]:
         """Heads plus the events queued right behind them (same aggregate, consecutive, due)."""
         if len(heads) >= limit:
             return heads
         keys = {(h.aggregate_type, h.aggregate_id) for h in heads}
         head_ids = {h.id for h in heads}
+        dialect = conn.dialect.name
         stmt = (
             select(*_FOLLOWER_COLUMNS)
             .where(
                 OUTBOX.c.status.in_([OutboxStatus.PENDING, OutboxStatus.DEAD]),
-                _among(OUTBOX.c.aggregate_id, [k[1] for k in keys], conn),
-                ~_among(OUTBOX.c.id, list(head_ids), conn),
+                listed(OUTBOX.c.aggregate_id, "aggregates", dialect),
+                ~listed(OUTBOX.c.id, "heads", dialect),
             )
             .order_by(OUTBOX.c.aggregate_type, OUTBOX.c.aggregate_id, OUTBOX.c.seq)
         )
-        if conn.dialect.name == "postgresql":
+        if dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True, of=OUTBOX)
-        chosen = list(heads)
+        lists = {"aggregates": list_value([k[1] for k in keys], dialect), "heads": list_value(list(head_ids), dialect)}
+        chosen: list[Any] = list(heads)
         last_seq = {(h.aggregate_type, h.aggregate_id): h.seq for h in heads}
         stopped: set[tuple[str, str]] = set()
-        for row in conn.execute(stmt).all():
+        for row in conn.execute(stmt, lists).all():
             key = (row.aggregate_type, row.aggregate_id)
             if key not in keys or key in stopped or row.seq < last_seq[key]:
                 continue
@@ -386,11 +416,8 @@ class Relay:
         release = {"locked_until": None, "claimed_by": None}
         one = OUTBOX.c.id == bindparam("b_id")
         if delivered:
-            conn.execute(
-                update(OUTBOX)
-                .where(_among(OUTBOX.c.id, delivered, conn), mine)
-                .values(status=OutboxStatus.DELIVERED, delivered_at=now, last_error=None, **release)
-            )
+            values = {"ids": list_value(delivered, conn.dialect.name), "relay": self.relay_id, "now": now}
+            self._statements(conn).delivered.execute(conn, values)
         if dead:
             conn.execute(update(OUTBOX).where(one, mine).values(status=OutboxStatus.DEAD, last_error=bindparam("b_error"), **release), dead)
         if retry:

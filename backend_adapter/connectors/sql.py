@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Dialect, Engine, String, Table, and_, any_, bindparam, case, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Engine, Table, and_, case, false, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -23,6 +21,7 @@ from backend_adapter.connectors.base import (
     Outcome,
     UpsertItem,
 )
+from backend_adapter.prepared import Prepared, list_value, listed
 
 PUSHED_TABLES = frozenset(t.name for t in crm_schema.metadata.sorted_tables if "external_id" in t.c)
 PULLED_KEYS: dict[str, tuple[str, ...]] = {
@@ -56,7 +55,8 @@ class SqlConnector:
         # once with "database is locked" when another writer got in between.
         self._write_engine = engine.execution_options(sqlite_begin="IMMEDIATE") if engine.dialect.name == "sqlite" else engine
         self.capabilities = Capabilities(max_batch=max_batch, tables=PUSHED_TABLES)
-        self._plans: dict[tuple[str, tuple[str, ...]], _UpsertPlan] = {}
+        # Statements compiled once: (table, the upsert's column keys; () for the version read).
+        self._prepared: dict[tuple[str, tuple[str, ...]], Prepared] = {}
 
     def _table(self, name: str) -> Table:
         return crm_schema.metadata.tables[name]
@@ -67,18 +67,11 @@ class SqlConnector:
         target = self._table(table)
         try:
             with self._write_engine.begin() as conn:
+                dialect = self.engine.dialect.name
                 ids = [item.external_id for item in items]
-                if self.engine.dialect.name == "postgresql":
-                    # One array parameter: psycopg parses a statement with hundreds of placeholders
-                    # anew on every execution (about 3 ms for 500).
-                    among = target.c.external_id == any_(bindparam("external_ids", ids, type_=ARRAY(target.c.external_id.type)))
-                else:  # one JSON parameter, not 500 placeholders to expand and bind (as in the relay)
-                    listed = func.json_each(bindparam("external_ids", json.dumps(ids), type_=String)).table_valued("value")
-                    among = target.c.external_id.in_(select(listed.c.value))
-                before = dict(conn.execute(select(target.c.external_id, target.c.version).where(among)).all())
+                before = dict(self._versions_of(target).rows(conn, {"ids": list_value(ids, dialect)}))
                 rows = [{**row, "external_id": external_id, "version": version} for external_id, version, row in items]
-                plan = self._upsert_plan(target, tuple(rows[0]))
-                conn.exec_driver_sql(plan.sql, plan.parameters(_last_version_wins(rows)))  # type: ignore[arg-type]
+                self._upsert_of(target, tuple(rows[0])).executemany(conn, _last_version_wins(rows))
         except IntegrityError as exc:
             # One bad row spoils the batch's statement: retry the items one by one to find it.
             if len(items) > 1:
@@ -103,9 +96,17 @@ class SqlConnector:
                 results.append(_UNCHANGED)
         return results
 
-    def _upsert_plan(self, target: Table, keys: tuple[str, ...]) -> _UpsertPlan:
-        plan = self._plans.get((target.name, keys))
-        if plan is None:
+    def _versions_of(self, target: Table) -> Prepared:
+        """The stored versions of a list of external ids (one list parameter: see `listed`)."""
+        key = (target.name, ())
+        if key not in self._prepared:
+            stmt = select(target.c.external_id, target.c.version).where(listed(target.c.external_id, "ids", self.engine.dialect.name))
+            self._prepared[key] = Prepared(stmt, self.engine.dialect)
+        return self._prepared[key]
+
+    def _upsert_of(self, target: Table, keys: tuple[str, ...]) -> Prepared:
+        prepared = self._prepared.get((target.name, keys))
+        if prepared is None:
             insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
             stmt = insert(target)
             update_cols: dict[str, Any] = {c.name: stmt.excluded[c.name] for c in target.columns if c.name != "external_id"}
@@ -116,8 +117,8 @@ class SqlConnector:
             stmt = stmt.on_conflict_do_update(
                 index_elements=[target.c.external_id], set_=update_cols, where=target.c.version < stmt.excluded.version
             )
-            plan = self._plans[(target.name, keys)] = _UpsertPlan.compile(stmt, keys, self.engine.dialect)
-        return plan
+            prepared = self._prepared[(target.name, keys)] = Prepared(stmt, self.engine.dialect, column_keys=keys)
+        return prepared
 
     def changes_since(self, table: str, cursor: Cursor, *, limit: int) -> ChangePage:
         """Rows after the cursor in (updated_at, key...) order.
@@ -148,53 +149,6 @@ class SqlConnector:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-@dataclass(frozen=True)
-class _UpsertPlan:
-    """An upsert compiled once, and its rows bound the way SQLAlchemy would bind them (each value
-    through its column type's processor) but without SQLAlchemy's per-row bookkeeping for an
-    executemany, which cost more than the database's own work for a 500-row batch."""
-
-    sql: str
-    positional: bool
-    names: tuple[str, ...]  # the statement's parameters, in order
-    from_row: tuple[str, ...]  # those taken from the row (the others are literals of the statement)
-    processors: tuple[tuple[int, Any], ...]  # (index in from_row, the column type's bind processor)
-    constants: dict[str, Any]  # literals of the statement (the status ranks of crm_rma), already processed
-
-    @classmethod
-    def compile(cls, stmt: Any, keys: tuple[str, ...], dialect: Dialect) -> _UpsertPlan:
-        compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
-        names = tuple(compiled.positiontup if compiled.positional else compiled.binds)
-        from_row = tuple(name for name in names if name in keys)
-        processors, constants = [], {}
-        for name in names:
-            bind = compiled.binds[name]
-            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if name in keys:
-                if process is not None:
-                    processors.append((from_row.index(name), process))
-            else:
-                constants[name] = process(bind.effective_value) if process else bind.effective_value
-        return cls(compiled.string, bool(compiled.positional), names, from_row, tuple(processors), constants)
-
-    def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
-        pick = itemgetter(*self.from_row)
-        bound: list[Any] = []
-        for row in rows:
-            values = list(pick(row)) if len(self.from_row) > 1 else [row[self.from_row[0]]]
-            for index, process in self.processors:
-                values[index] = process(values[index])
-            if not self.constants:
-                bound.append(tuple(values) if self.positional else dict(zip(self.from_row, values, strict=True)))
-                continue
-            named = {**self.constants, **dict(zip(self.from_row, values, strict=True))}
-            bound.append(tuple(named[name] for name in self.names) if self.positional else named)
-        return bound
-
-
-_ROW = object()  # a parameter taken from the row
 
 
 def _status_rank(status: ColumnElement[Any]) -> ColumnElement[int]:
