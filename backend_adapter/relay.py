@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, cast
 
 import structlog
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Dialect,
     Integer,
@@ -71,10 +72,23 @@ class _Statements:
             )
         )
         candidate = OUTBOX.alias()
+        # PostgreSQL: `status BETWEEN 'pending' AND 'pending'` ordered by (status, id), not
+        # `status = 'pending'` ordered by id. Both mean the pending rows in id order, but then only
+        # the (status, id) index can deliver that order. With the equality PostgreSQL may walk the
+        # primary key from the first id and filter out every delivered row on the way, which its
+        # statistics invite after a burst (taken while the burst was all pending): at the 20th
+        # batch of a 20,000-event backlog, 8.4 ms for the window instead of 0.7 ms. SQLite already
+        # seeks (status = ?, id > ?) in that index.
+        pending: ColumnElement[bool]
+        order: tuple[ColumnElement[Any], ...]
+        if name == "postgresql":
+            pending, order = candidate.c.status.between(OutboxStatus.PENDING, OutboxStatus.PENDING), (candidate.c.status, candidate.c.id)
+        else:
+            pending, order = candidate.c.status == OutboxStatus.PENDING, (candidate.c.id,)
         window = (
             select(candidate.c.id)
-            .where(candidate.c.status == OutboxStatus.PENDING, candidate.c.next_attempt_at <= now, candidate.c.id > bindparam("after"))
-            .order_by(candidate.c.id)
+            .where(pending, candidate.c.next_attempt_at <= now, candidate.c.id > bindparam("after"))
+            .order_by(*order)
             .limit(bindparam("window", type_=Integer))
         )
         lease_free = or_(OUTBOX.c.locked_until.is_(None), OUTBOX.c.locked_until < now)
