@@ -62,7 +62,12 @@ def test_an_older_version_never_overwrites_a_newer_one(connector: Any, state: An
     assert connector.upsert("crm_contact", [UpsertItem("e1", 5, row)]) == [ItemResult(Outcome.CREATED)]
     assert connector.upsert("crm_contact", [UpsertItem("e1", 3, {**row, "name": "Old"})]) == [ItemResult(Outcome.UNCHANGED)]
     assert connector.upsert("crm_contact", [UpsertItem("e1", 6, {**row, "name": "Newer"})]) == [ItemResult(Outcome.UPDATED)]
+    assert connector.upsert("crm_contact", [UpsertItem("e1", 6, {**row, "name": "Same"})]) == [ItemResult(Outcome.UNCHANGED)]
     assert _contacts(state)["e1"] == (6, "Newer", "x@example.com")
+    # Two versions of one record in a batch: each is judged against what was stored before it.
+    batch = [UpsertItem("e2", 1, {**row, "name": "A"}), UpsertItem("e2", 2, {**row, "name": "B"}), UpsertItem("e1", 7, row)]
+    assert [r.outcome for r in connector.upsert("crm_contact", batch)] == [Outcome.CREATED, Outcome.CREATED, Outcome.UPDATED]
+    assert (_contacts(state)["e1"][:2], _contacts(state)["e2"][:2]) == ((7, "New"), (2, "B"))
 
 
 def test_shuffled_and_duplicated_deliveries_end_in_the_in_order_state(connector: Any, state: Any) -> None:
