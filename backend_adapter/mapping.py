@@ -43,9 +43,10 @@ def mapper(event_type: str, version: int = 1) -> Callable[[Mapper], Mapper]:
 
 
 def _require(payload: dict[str, Any], *names: str) -> None:
-    missing = [n for n in names if n not in payload]
-    if missing:
-        raise MappingError(f"payload lacks {', '.join(missing)}")
+    for name in names:  # runs for every event: no list unless something is missing
+        if name not in payload:
+            missing = [n for n in names if n not in payload]
+            raise MappingError(f"payload lacks {', '.join(missing)}")
 
 
 @mapper("contact.upserted")

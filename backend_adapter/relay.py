@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any, NamedTuple, cast
 
 import structlog
@@ -159,6 +160,9 @@ class RelayStats:
             self.outcomes[key] += value
 
 
+_NOT_ATTEMPTED = ItemResult(Outcome.RETRY, "not attempted")
+
+
 class _Claimed(NamedTuple):  # one per event: a tuple is cheaper to build than a frozen dataclass
     id: int
     aggregate_type: str
@@ -228,13 +232,13 @@ class Relay:
         lease = now + timedelta(seconds=cfg.lease_s)
         ids = list_value([r.id for r in rows], conn.dialect.name)
         self._statements(conn).lease.execute(conn, {"ids": ids, "lease": lease, "relay": self.relay_id})
-        # This claim is attempt number stored + 1 (what the UPDATE above just wrote); the first nine
-        # columns of heads and followers are _EVENT_COLUMNS, the last of them `attempts`.
-        return [_Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] + 1) for r in rows]
+        # Heads come as `_Claimed` already; followers are rows whose first nine columns are
+        # _EVENT_COLUMNS. This claim is attempt number stored + 1 (what the UPDATE above just wrote).
+        return [r if type(r) is _Claimed else _Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] + 1) for r in rows]
 
     def _heads(self, conn: Connection, now: datetime, limit: int) -> list[_Claimed]:
         """The first `limit` undelivered events, in id order, that head their aggregate and are due and
-        free (as `_Claimed` with the stored attempts).
+        free (as `_Claimed`, counting this claim as an attempt).
 
         Read window by window over the pending, due rows in id order (at least twice the batch
         each). One statement over the whole backlog made SQLite (and PostgreSQL, depending on its
@@ -249,7 +253,8 @@ class Relay:
         while True:
             window = {"now": now, "after": after, "window": window_size}
             found = statements.heads.rows(conn, {**window, "limit": limit - len(heads)})
-            heads.extend(map(_Claimed._make, found))
+            # As claimed: attempt number stored + 1 (what the lease UPDATE writes).
+            heads.extend(_Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] + 1) for r in found)
             if len(heads) >= limit:
                 return heads
             size, last = statements.window_extent.rows(conn, window)[0]
@@ -325,8 +330,11 @@ class Relay:
         started = time.monotonic()
         results: dict[int, ItemResult] = {}
         by_aggregate: dict[tuple[str, str], list[_Claimed]] = defaultdict(list)
-        for event in sorted(claimed, key=lambda e: (e.aggregate_type, e.aggregate_id, e.seq)):
+        for event in claimed:
             by_aggregate[(event.aggregate_type, event.aggregate_id)].append(event)
+        for events_of in by_aggregate.values():
+            if len(events_of) > 1:
+                events_of.sort(key=attrgetter("seq"))
         # Round k delivers the k-th claimed event of every aggregate still in good standing, so an
         # aggregate whose event failed never has a later event land before it.
         failed: set[tuple[str, str]] = set()
@@ -362,7 +370,7 @@ class Relay:
         out: list[tuple[_Claimed, ItemResult]] = []
         for start in range(0, len(pairs), chunk):
             part = pairs[start : start + chunk]
-            items = [UpsertItem(external_id=w.external_id, version=e.seq, row=w.row) for e, w in part]
+            items = [UpsertItem(w.external_id, e.seq, w.row) for e, w in part]
             try:
                 item_results = self.connector.upsert(table, items)
             except CrmUnavailable as exc:
@@ -399,7 +407,7 @@ class Relay:
         dead: list[dict[str, object]] = []
         retry: list[dict[str, object]] = []
         for event in claimed:
-            result = results.get(event.id, ItemResult(Outcome.RETRY, "not attempted"))
+            result = results.get(event.id, _NOT_ATTEMPTED)
             counts[result.outcome.value] += 1
             if result.delivered:
                 delivered.append(event.id)
