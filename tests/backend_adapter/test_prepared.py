@@ -1,0 +1,82 @@
+"""`Prepared` statements bind and read values exactly as SQLAlchemy's own execution does."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, bindparam, insert, select
+from sqlalchemy.dialects import sqlite
+
+from backend_adapter.prepared import Prepared, bind_processor, list_value, listed
+from portal.db import UTCDateTime, make_engine
+
+DATETIMES = [
+    datetime(2026, 12, 7, 13, 5, 9, 123456),
+    datetime(2026, 1, 1),  # no microseconds: isoformat would drop them unless told not to
+    datetime(999, 3, 4, 5, 6, 7, 8),  # a three-digit year is still written with four digits
+    datetime(2026, 6, 1, 12, 0, tzinfo=UTC),  # aware: SQLAlchemy ignores the zone
+    datetime(2026, 6, 1, 12, 0, tzinfo=timezone(timedelta(hours=8))),
+    date(2026, 2, 3),
+    None,
+]
+
+
+def test_the_sqlite_datetime_shortcut_writes_what_sqlalchemy_writes() -> None:
+    dialect = sqlite.dialect()
+    general = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    fast = bind_processor(DateTime(), dialect)
+    assert general is not None
+    assert fast is not None
+    assert fast is not general
+    assert [fast(value) for value in DATETIMES] == [general(value) for value in DATETIMES]
+    assert fast(datetime(2026, 1, 1)) == "2026-01-01 00:00:00.000000"
+
+
+def _table() -> Table:
+    return Table(
+        "prepared_probe",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("name", String(40)),
+        Column("active", Boolean),
+        Column("on_day", Date),
+        Column("at", DateTime),
+        Column("stamped", UTCDateTime()),
+    )
+
+
+def test_rows_inserted_and_read_back_match_sqlalchemys_execution(database_urls: tuple[str, str]) -> None:
+    table = _table()
+    engine = make_engine(database_urls[1])  # the CRM store's database, on SQLite or PostgreSQL
+    try:
+        table.metadata.create_all(engine)
+        rows: list[dict[str, Any]] = [
+            {
+                "id": n,
+                "name": f"n{n}" if n % 3 else None,
+                "active": n % 2 == 0,
+                "on_day": date(2026, 1, n),
+                "at": datetime(2026, 1, n, 1, 2, 3, n),
+                "stamped": datetime(2026, 2, n, tzinfo=UTC),
+            }
+            for n in range(1, 8)
+        ]
+        keys = tuple(rows[0])
+        with engine.begin() as conn:
+            Prepared(insert(table), conn.dialect, column_keys=keys).executemany(conn, rows[:4])
+            conn.execute(insert(table), rows[4:])  # the same rows through SQLAlchemy, for comparison
+            query = select(table).where(listed(table.c.id, "ids", conn.dialect.name), table.c.at >= bindparam("since")).order_by(table.c.id)
+            read = Prepared(query, conn.dialect).rows(
+                conn, {"ids": list_value([2, 3, 5, 6, 9], conn.dialect.name), "since": datetime(2026, 1, 3)}
+            )
+            by_sqlalchemy = [tuple(r) for r in conn.execute(select(table).where(table.c.id.in_([3, 5, 6])).order_by(table.c.id))]
+            stored_text = conn.exec_driver_sql("SELECT CAST(at AS VARCHAR(40)) FROM prepared_probe ORDER BY id").scalars().all()
+        assert read == by_sqlalchemy
+        assert [r[0] for r in read] == [3, 5, 6]
+        assert read[0][5] == datetime(2026, 2, 3, tzinfo=UTC)  # the UTCDateTime decorator ran on the way out
+        # Rows 1-4 (Prepared) and 5-7 (SQLAlchemy) are stored in the same form.
+        assert (stored_text[2], stored_text[5]) == ("2026-01-03 01:02:03.000003", "2026-01-06 01:02:03.000006")
+    finally:
+        table.metadata.drop_all(engine)
+        engine.dispose()
