@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter
@@ -202,7 +203,7 @@ class Relay:
         self.relay_id = relay_id or uuid.uuid4().hex[:12]
         # The last batch's outcomes while they wait to be written by the next claim's transaction
         # (`drain`, `run_forever`): one portal transaction per batch instead of two.
-        self._unrecorded: _Outcomes | None = None
+        self._unrecorded: list[_Outcomes] = []
         self._prepared: dict[str, _Statements] = {}
 
     def _statements(self, conn: Connection) -> _Statements:
@@ -219,11 +220,11 @@ class Relay:
         cfg = self.config
         with self.db.unit_of_work() as session:
             conn = session.connection()
-            if self._unrecorded is not None:
-                self._write_outcomes(conn, self._unrecorded)
+            for outcomes in self._unrecorded:
+                self._write_outcomes(conn, outcomes)
             heads = self._heads(conn, now, cfg.batch_size)
             claimed = self._lease(conn, heads, now) if heads else []
-        self._unrecorded = None  # committed
+        self._unrecorded = []  # committed
         return claimed
 
     def _lease(self, conn: Connection, heads: list[_Claimed], now: datetime) -> list[_Claimed]:
@@ -313,20 +314,25 @@ class Relay:
 
     def _flush(self) -> None:
         """Write outcomes still waiting for the next claim (in their own transaction)."""
-        if self._unrecorded is not None:
+        if self._unrecorded:
             with self.db.unit_of_work() as session:
-                self._write_outcomes(session.connection(), self._unrecorded)
-            self._unrecorded = None
+                for outcomes in self._unrecorded:
+                    self._write_outcomes(session.connection(), outcomes)
+            self._unrecorded = []
 
     def _cycle(self) -> RelayStats:
         """Claim a batch (writing the previous batch's outcomes in the same transaction) and deliver
-        it; its own outcomes wait in `_unrecorded` for the next claim or `_flush`. Until then its rows
+        it; its outcomes wait in `_unrecorded` for the next claim or `_flush`. Until then its rows
         stay leased to this relay: a crash in between re-delivers them after the lease, which the
         CRM's version check absorbs, as for a crash before any recording."""
         claimed = self._claim()
         stats = RelayStats(claimed=len(claimed))
-        if not claimed:
-            return stats
+        if claimed:
+            self._unrecorded.append(self._outcomes(claimed, self._deliver(claimed), stats))
+        return stats
+
+    def _deliver(self, claimed: list[_Claimed]) -> dict[int, ItemResult]:
+        """Push a claimed batch to the CRM, each aggregate's events in order; the result of each."""
         started = time.monotonic()
         results: dict[int, ItemResult] = {}
         by_aggregate: dict[tuple[str, str], list[_Claimed]] = defaultdict(list)
@@ -362,8 +368,7 @@ class Relay:
                         failed.add((result_event.aggregate_type, result_event.aggregate_id))
                 self._renew_lease_if_needed(claimed, started)
         metrics.PUSH_LATENCY.observe(time.monotonic() - started)
-        self._unrecorded = self._outcomes(claimed, results, stats)
-        return stats
+        return results
 
     def _push(self, table: str, pairs: list[tuple[_Claimed, CrmWrite]]) -> list[tuple[_Claimed, ItemResult]]:
         chunk = max(1, self.connector.capabilities.max_batch)
@@ -452,36 +457,57 @@ class Relay:
                 retry,
             )
 
-    def drain(self, *, max_batches: int | None = None, on_cycle: Callable[[RelayStats], None] | None = None) -> RelayStats:
-        """Run cycles until nothing is claimable now (or max_batches); every outcome is written on return."""
+    def drain(
+        self,
+        *,
+        max_batches: int | None = None,
+        on_cycle: Callable[[RelayStats], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> RelayStats:
+        """Run cycles until nothing is claimable now (or max_batches, or a batch with no progress);
+        every outcome is written on return.
+
+        Pipelined: while one batch is pushed to the CRM (on a second thread), the next is claimed
+        from the portal database (the same transaction writes the outcomes of the batch before).
+        The two overlap their waits on the databases. Order is kept as without the pipeline: the
+        batch in flight is still pending and leased, so the claim skips its events and every event
+        queued behind them, exactly as a claim by a second relay would.
+        """
         total = RelayStats()
         batches = 0
-        try:
-            while max_batches is None or batches < max_batches:
-                stats = self._cycle()
-                total.add(stats)
-                batches += 1
-                if on_cycle:
-                    on_cycle(stats)
-                if stats.claimed == 0 or (stats.delivered == 0 and stats.dead == 0):
-                    break
-        finally:
-            self._flush()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-push") as pusher:
+            try:
+                claimed = self._claim() if max_batches is None or max_batches > 0 else []
+                progressing = True
+                while claimed:
+                    batches += 1
+                    pushing = pusher.submit(self._deliver, claimed)
+                    more = progressing and not (stop and stop.is_set()) and (max_batches is None or batches < max_batches)
+                    try:
+                        following = self._claim() if more else []
+                    finally:  # the push in flight always finishes, and its outcomes are kept
+                        stats = RelayStats(claimed=len(claimed))
+                        self._unrecorded.append(self._outcomes(claimed, pushing.result(), stats))
+                        total.add(stats)
+                    if on_cycle:
+                        on_cycle(stats)
+                    # Nothing delivered (the CRM is down, say): finish what is claimed, claim no more.
+                    progressing = stats.delivered > 0 or stats.dead > 0
+                    claimed = following
+            finally:
+                self._flush()
+        if on_cycle and batches == 0:
+            on_cycle(total)
         return total
 
     def run_forever(self, stop: threading.Event, *, on_cycle: Callable[[RelayStats], None] | None = None) -> None:
+        """Drain, sleep while nothing is claimable, drain again, until `stop` is set (SIGTERM)."""
         while not stop.is_set():
             try:
-                stats = self._cycle()
+                stats = self.drain(on_cycle=on_cycle, stop=stop)
             except Exception:  # the portal database itself failed: wait and try again
                 log.exception("relay.cycle_failed")
                 stop.wait(self.config.idle_sleep_s * 4)
                 continue
-            if on_cycle:
-                on_cycle(stats)
-            if stats.claimed == 0:  # that claim also wrote the last outcomes: nothing waits
+            if stats.claimed == 0:
                 stop.wait(self.config.idle_sleep_s)
-        try:
-            self._flush()
-        except Exception:  # the leases run out and the events are delivered again, harmlessly
-            log.exception("relay.final_record_failed")
