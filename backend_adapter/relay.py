@@ -37,6 +37,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.pool import StaticPool
 
 from backend_adapter import metrics
 from backend_adapter.connectors.base import CrmConnector, CrmUnavailable, ItemResult, Outcome, UpsertItem
@@ -204,6 +205,9 @@ class Relay:
         # The last batch's outcomes while they wait to be written by the next claim's transaction
         # (`drain`, `run_forever`): one portal transaction per batch instead of two.
         self._unrecorded: list[_Outcomes] = []
+        # A pipelined drain uses two connections to the portal database at once (the claim, and a
+        # lease renewal during a long push); an in-memory SQLite database has only one, shared.
+        self._pipelined = not isinstance(db.engine.pool, StaticPool)
         self._prepared: dict[str, _Statements] = {}
 
     def _statements(self, conn: Connection) -> _Statements:
@@ -325,15 +329,21 @@ class Relay:
         it; its outcomes wait in `_unrecorded` for the next claim or `_flush`. Until then its rows
         stay leased to this relay: a crash in between re-delivers them after the lease, which the
         CRM's version check absorbs, as for a crash before any recording."""
+        leased_at = time.monotonic()
         claimed = self._claim()
         stats = RelayStats(claimed=len(claimed))
         if claimed:
-            self._unrecorded.append(self._outcomes(claimed, self._deliver(claimed), stats))
+            self._unrecorded.append(self._outcomes(claimed, self._deliver(claimed, leased_at), stats))
         return stats
 
-    def _deliver(self, claimed: list[_Claimed]) -> dict[int, ItemResult]:
-        """Push a claimed batch to the CRM, each aggregate's events in order; the result of each."""
+    def _deliver(self, claimed: list[_Claimed], leased_at: float) -> dict[int, ItemResult]:
+        """Push a claimed batch to the CRM, each aggregate's events in order; the result of each.
+
+        `leased_at` is when the lease was taken (monotonic clock, read before the claim): in a
+        pipelined drain the batch may have waited for the previous push, so its lease is renewed
+        from that moment, before the first push too, not from the start of this one."""
         started = time.monotonic()
+        leased_at = self._renew_lease_if_needed(claimed, leased_at)
         results: dict[int, ItemResult] = {}
         by_aggregate: dict[tuple[str, str], list[_Claimed]] = defaultdict(list)
         for event in claimed:
@@ -366,7 +376,7 @@ class Relay:
                     results[result_event.id] = result
                     if not result.delivered:
                         failed.add((result_event.aggregate_type, result_event.aggregate_id))
-                self._renew_lease_if_needed(claimed, started)
+                leased_at = self._renew_lease_if_needed(claimed, leased_at)
         metrics.PUSH_LATENCY.observe(time.monotonic() - started)
         return results
 
@@ -386,15 +396,18 @@ class Relay:
             out.extend(zip((e for e, _w in part), item_results, strict=True))
         return out
 
-    def _renew_lease_if_needed(self, claimed: list[_Claimed], started: float) -> None:
-        if time.monotonic() - started < self.config.lease_s / 2:
-            return
+    def _renew_lease_if_needed(self, claimed: list[_Claimed], leased_at: float) -> float:
+        """Renew the batch's lease once half of it has passed; when the lease now counts from."""
+        renewing = time.monotonic()
+        if renewing - leased_at < self.config.lease_s / 2:
+            return leased_at
         with self.db.unit_of_work() as session:
             session.execute(
                 update(OutboxEvent)
                 .where(OutboxEvent.id.in_([e.id for e in claimed]), OutboxEvent.claimed_by == self.relay_id)
                 .values(locked_until=utcnow() + timedelta(seconds=self.config.lease_s))
             )
+        return renewing
 
     def _backoff(self, attempts: int, retry_after_s: float | None) -> timedelta:
         # Full jitter (uniform between 0 and the capped exponential), never sooner than asked.
@@ -477,28 +490,48 @@ class Relay:
         batches = 0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-push") as pusher:
             try:
+                leased_at = time.monotonic()
                 claimed = self._claim() if max_batches is None or max_batches > 0 else []
                 progressing = True
                 while claimed:
+                    if batches and stop is not None and stop.is_set():
+                        self._release(claimed)  # claimed ahead of a stop: give it back, unpushed
+                        break
                     batches += 1
-                    pushing = pusher.submit(self._deliver, claimed)
+                    pushing = pusher.submit(self._deliver, claimed, leased_at)
                     more = progressing and not (stop and stop.is_set()) and (max_batches is None or batches < max_batches)
+                    following: list[_Claimed] = []
+                    next_leased_at = leased_at
                     try:
-                        following = self._claim() if more else []
+                        if more and self._pipelined:
+                            next_leased_at = time.monotonic()
+                            following = self._claim()
                     finally:  # the push in flight always finishes, and its outcomes are kept
                         stats = RelayStats(claimed=len(claimed))
                         self._unrecorded.append(self._outcomes(claimed, pushing.result(), stats))
                         total.add(stats)
+                    if more and not self._pipelined:
+                        next_leased_at = time.monotonic()
+                        following = self._claim()
                     if on_cycle:
                         on_cycle(stats)
                     # Nothing delivered (the CRM is down, say): finish what is claimed, claim no more.
                     progressing = stats.delivered > 0 or stats.dead > 0
-                    claimed = following
+                    claimed, leased_at = following, next_leased_at
             finally:
                 self._flush()
         if on_cycle and batches == 0:
             on_cycle(total)
         return total
+
+    def _release(self, claimed: list[_Claimed]) -> None:
+        """Give back a claimed batch that was never pushed: free its lease, un-count the attempt."""
+        with self.db.unit_of_work() as session:
+            session.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id.in_([e.id for e in claimed]), OUTBOX.c.claimed_by == self.relay_id)
+                .values(locked_until=None, claimed_by=None, attempts=OUTBOX.c.attempts - 1)
+            )
 
     def run_forever(self, stop: threading.Event, *, on_cycle: Callable[[RelayStats], None] | None = None) -> None:
         """Drain, sleep while nothing is claimable, drain again, until `stop` is set (SIGTERM)."""

@@ -157,3 +157,71 @@ def test_partner_applications_reach_the_crm(relay: Relay, state: Any, uow: Any) 
     with state.crm_engine.connect() as conn:
         rows = conn.execute(select(crm.crm_partner_application.c.company, crm.crm_partner_application.c.status)).all()
     assert [tuple(r) for r in rows] == [("Acme", "submitted")]
+
+
+class _SlowFirstPush:
+    """The real SQL connector, whose first push takes `delay` seconds (a slow CRM); calls `during`
+    at the start of every push after the first."""
+
+    def __init__(self, inner: Any, delay: float, during: Any = None) -> None:
+        self.inner, self.delay, self.during, self.calls = inner, delay, during, 0
+        self.capabilities = inner.capabilities
+
+    def upsert(self, table: str, items: list[UpsertItem]) -> list[ItemResult]:
+        import time
+
+        self.calls += 1
+        if self.calls == 1:
+            time.sleep(self.delay)
+        elif self.during is not None:
+            self.during()
+        return self.inner.upsert(table, items)  # type: ignore[no-any-return]
+
+    def changes_since(self, table: str, cursor: Any, *, limit: int) -> Any:
+        return self.inner.changes_since(table, cursor, limit=limit)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_batch_claimed_ahead_keeps_its_lease_while_the_one_before_is_pushed(connector: Any, make_user: Any, state: Any, uow: Any) -> None:
+    """Pipelined drain: batch 2 is claimed while batch 1 is pushed. Its lease counts from that
+    claim, so when batch 1's push outlasts half the lease, batch 2's lease is renewed before its
+    own push starts; another relay can never find it free while it is being pushed."""
+    from datetime import timedelta
+
+    from portal.db import utcnow
+
+    first, second = make_user("first@example.com"), make_user("second@example.com")
+    lease_left: list[timedelta] = []
+
+    def look_at_the_lease() -> None:
+        with uow() as session:
+            row = session.scalar(select(OutboxEvent).where(OutboxEvent.aggregate_id == second.external_id))
+            lease_left.append(row.locked_until - utcnow())
+
+    slow = _SlowFirstPush(connector, delay=0.8, during=look_at_the_lease)
+    relay = Relay(state.db, slow, config=RelayConfig(batch_size=1, lease_s=1.0, base_backoff_s=0.0, max_backoff_s=0.0))
+    assert relay.drain().delivered == 2
+    assert len(lease_left) == 1
+    assert lease_left[0] > timedelta(seconds=0.5)  # renewed at its push's start (without: about 0.2 s left)
+    assert set(_contacts(state)) == {first.external_id, second.external_id}
+
+
+def test_a_stop_during_a_push_gives_back_the_batch_claimed_ahead(connector: Any, make_user: Any, state: Any, uow: Any) -> None:
+    """SIGTERM while batch 1 is pushed: batch 1 finishes and is recorded; batch 2, already
+    claimed, is not pushed but released (no lease, the attempt not counted), for the next run."""
+    import threading
+
+    make_user("one@example.com")
+    make_user("two@example.com")
+    stop = threading.Event()
+    slow = _SlowFirstPush(connector, delay=0.3)
+    relay = Relay(state.db, slow, config=RelayConfig(batch_size=1, base_backoff_s=0.0, max_backoff_s=0.0))
+    threading.Timer(0.1, stop.set).start()
+    stats = relay.drain(stop=stop)
+    assert (stats.claimed, stats.delivered, slow.calls) == (1, 1, 1)
+    with uow() as session:
+        rows = [(e.status, e.claimed_by, e.attempts) for e in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))]
+    assert rows == [(OutboxStatus.DELIVERED, None, 1), (OutboxStatus.PENDING, None, 0)]
+    assert relay.drain().delivered == 1
