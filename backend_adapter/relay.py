@@ -510,13 +510,17 @@ class Relay:
                         stats = RelayStats(claimed=len(claimed))
                         self._unrecorded.append(self._outcomes(claimed, pushing.result(), stats))
                         total.add(stats)
-                    if more and not self._pipelined:
-                        next_leased_at = time.monotonic()
-                        following = self._claim()
                     if on_cycle:
                         on_cycle(stats)
                     # Nothing delivered (the CRM is down, say): finish what is claimed, claim no more.
                     progressing = stats.delivered > 0 or stats.dead > 0
+                    more = not (stop and stop.is_set()) and (max_batches is None or batches < max_batches)
+                    if not following and progressing and more:
+                        # Claimed ahead, the next batch came back empty: what is left may all be
+                        # queued behind the batch that was in flight. Claim again now that its
+                        # outcomes are known (this claim writes them first).
+                        next_leased_at = time.monotonic()
+                        following = self._claim()
                     claimed, leased_at = following, next_leased_at
             finally:
                 self._flush()

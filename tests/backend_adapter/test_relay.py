@@ -44,6 +44,21 @@ def test_each_change_lands_and_the_latest_version_wins(relay: Relay, make_user: 
     assert _contacts(state)[user.external_id] == (3, "Third", "v@example.com")
 
 
+def test_one_drain_delivers_a_queue_of_one_record_batch_by_batch(connector: Any, make_user: Any, state: Any, uow: Any) -> None:
+    """Batches of one: every event after the first waits behind the batch in flight, so the
+    batch claimed ahead comes back empty each time; the drain claims again once the batch in
+    flight is recorded, and one drain delivers all of them, in order."""
+    user = make_user("queue@example.com")
+    for name in ("Second", "Third", "Fourth"):
+        with uow() as session:
+            accounts_service.update_profile(session, actor=session.get(User, user.id), name=name, locale="en")
+    relay = Relay(state.db, connector, config=RelayConfig(batch_size=1, base_backoff_s=0.0, max_backoff_s=0.0))
+    stats = relay.drain()
+    assert (stats.claimed, stats.delivered) == (4, 4)
+    assert _contacts(state)[user.external_id] == (4, "Fourth", "queue@example.com")
+    assert _statuses(uow) == ["delivered"] * 4
+
+
 def test_a_repeated_delivery_changes_nothing(relay: Relay, make_user: Any, state: Any, uow: Any) -> None:
     user = make_user("again@example.com")
     relay.drain()
