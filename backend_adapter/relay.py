@@ -202,8 +202,9 @@ class Relay:
         self.config = config or RelayConfig()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self.relay_id = relay_id or uuid.uuid4().hex[:12]
-        # The last batch's outcomes while they wait to be written by the next claim's transaction
-        # (`drain`, `run_forever`): one portal transaction per batch instead of two.
+        # Outcomes of pushed batches while they wait to be written by the next claim's transaction
+        # (`drain`, `run_forever`): one portal transaction per batch instead of two. Usually one
+        # batch's; two when a claim failed while a push was in flight.
         self._unrecorded: list[_Outcomes] = []
         # A pipelined drain uses two connections to the portal database at once (the claim, and a
         # lease renewal during a long push); an in-memory SQLite database has only one, shared.
