@@ -42,9 +42,9 @@ from sqlalchemy.pool import StaticPool
 from backend_adapter import metrics
 from backend_adapter.connectors.base import CrmConnector, CrmUnavailable, ItemResult, Outcome, UpsertItem
 from backend_adapter.mapping import CrmWrite, MappingError, to_crm
-from backend_adapter.prepared import Prepared, list_value, listed
 from portal.db import Database, utcnow
 from portal.events.models import OutboxEvent, OutboxStatus
+from portal.prepared import Prepared, list_value, listed
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +59,7 @@ _MIN_WINDOW = 1000  # candidate rows per step of the head search
 
 
 class _Statements:
-    """The statements every batch runs, compiled once per dialect (backend_adapter/prepared.py)."""
+    """The statements every batch runs, compiled once per dialect (portal/prepared.py)."""
 
     def __init__(self, dialect: Dialect) -> None:
         name = dialect.name

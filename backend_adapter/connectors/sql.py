@@ -21,7 +21,7 @@ from backend_adapter.connectors.base import (
     Outcome,
     UpsertItem,
 )
-from backend_adapter.prepared import Prepared, list_value, listed
+from portal.prepared import Prepared, list_value, listed
 
 PUSHED_TABLES = frozenset(t.name for t in crm_schema.metadata.sorted_tables if "external_id" in t.c)
 PULLED_KEYS: dict[str, tuple[str, ...]] = {

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, bindparam, insert, select
 from sqlalchemy.dialects import sqlite
 
-from backend_adapter.prepared import Prepared, bind_processor, list_value, listed
 from portal.db import UTCDateTime, make_engine
+from portal.prepared import Prepared, bind_processor, list_value, listed
 
 DATETIMES = [
     datetime(2026, 12, 7, 13, 5, 9, 123456),

@@ -1,6 +1,8 @@
-"""Statements of the relay's hot path, compiled once and run without SQLAlchemy's per-row work.
+"""Hot statements compiled once and run without SQLAlchemy's per-execution and per-row work.
 
-The relay moves every outbox event through a handful of statements, 500 rows at a time. Through
+Used by the relay's batches and by the web tier's hottest reads (the session lookup on every
+request; docs/decisions/0012). The relay moves every outbox event through a handful of
+statements, 500 rows at a time. Through
 `Connection.execute`, SQLAlchemy rebuilds or looks up each statement, constructs one parameter
 dict per row of an executemany and a `Row` with type processing per result row: measured on the
 claim's 500-row read, 4.9 ms against 1.1 ms for the same SQL run on the DB-API cursor
@@ -16,10 +18,15 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ARRAY, ColumnElement, Connection, Dialect, String, any_, bindparam, func, select
+from sqlalchemy import ARRAY, Column, ColumnElement, Connection, Dialect, String, any_, bindparam, func, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql import ClauseElement
+
+T = TypeVar("T")
 
 
 def listed(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
@@ -115,7 +122,23 @@ class Prepared:
 
     def rows(self, conn: Connection, values: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """The result rows as tuples, each value through its column type's result processor."""
-        raw = self.execute(conn, values).fetchall()
+        return self._processed(self.execute(conn, values).fetchall())
+
+    def fetch(self, session: Session, values: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """`rows()` run in the session's transaction, on its DB-API connection: no SQLAlchemy
+        execution context or result object (≈ 50 µs of a one-row lookup; docs/decisions/0012).
+        Pending ORM changes are flushed first, as a query would autoflush them. Errors are the
+        driver's own, not wrapped in SQLAlchemy's exceptions."""
+        session.flush()
+        cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(self.sql, self._bind(values or {}))
+            raw = cursor.fetchall()
+        finally:
+            cursor.close()
+        return self._processed(raw)
+
+    def _processed(self, raw: Sequence[Any]) -> list[tuple[Any, ...]]:
         steps = [(i, p) for i, p in enumerate(self.result_processors) if p is not None]
         if not steps:
             return [tuple(r) for r in raw]
@@ -126,3 +149,70 @@ class Prepared:
                 row[i] = process(row[i])
             out.append(tuple(row))
         return out
+
+
+class PerDialect:
+    """A statement's `Prepared` form for each dialect it is run on, compiled on first use."""
+
+    def __init__(self, stmt: ClauseElement) -> None:
+        self.stmt = stmt
+        self._compiled: dict[tuple[str, str], Prepared] = {}
+
+    def on(self, session: Session) -> Prepared:
+        dialect = session.get_bind().dialect
+        key = (dialect.name, dialect.driver)
+        found = self._compiled.get(key)
+        if found is None:
+            found = self._compiled[key] = Prepared(self.stmt, dialect)
+        return found
+
+
+class EntityReader(Generic[T]):
+    """Puts objects of a mapped class, read as plain rows by a `Prepared` select, into a session
+    as if the ORM had loaded them: persistent, in its identity map (an object already there is
+    returned as it is, as a query without `populate_existing` would), changes tracked, lazy
+    relationships loading on access. The ORM's own loading of the session lookup's three objects
+    costs ≈ 100 µs more per request (docs/decisions/0012).
+
+    `columns()` lists every mapped column, in the order the select must return them, so no
+    attribute is left unloaded. Relationships are set by the caller (`set_committed_value`) or
+    load lazily.
+    """
+
+    def __init__(self, cls: type[T]) -> None:
+        mapper = sa_inspect(cls)
+        self.cls = cls
+        self._columns: list[Column[Any]] = [c for c in mapper.columns if isinstance(c, Column)]
+        if len(self._columns) != len(mapper.column_attrs):
+            raise TypeError(f"{cls.__name__}: only plain column attributes can be read")
+        self.keys = tuple(mapper.get_property_by_column(c).key for c in self._columns)
+        pk = [self._columns.index(c) for c in mapper.primary_key]  # type: ignore[arg-type]
+        self._pk = itemgetter(*pk) if len(pk) > 1 else None
+        self._pk0 = pk[0]
+        self._new = mapper.class_manager.new_instance
+        self.width = len(self._columns)
+
+    def columns(self) -> list[Column[Any]]:
+        return list(self._columns)
+
+    def optional(self, session: Session, values: Sequence[Any]) -> T | None:
+        """`attach`, or None when the primary key is NULL (the missing side of an outer join)."""
+        return None if values[self._pk0] is None else self.attach(session, values)
+
+    def attach(self, session: Session, values: Sequence[Any]) -> T:
+        """The object whose column values are `values` (in `columns()` order), in `session`."""
+        ident = self._pk(values) if self._pk is not None else (values[self._pk0],)
+        key = (self.cls, ident, None)
+        identity_map = session.identity_map
+        found = identity_map.get(key)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        obj = self._new()
+        obj.__dict__.update(zip(self.keys, values, strict=True))
+        # What the ORM's loader does for a new row (sqlalchemy/orm/loading.py, `_instance`).
+        state = instance_state(obj)
+        state.key = key
+        state.identity_token = None
+        state.session_id = session.hash_key
+        identity_map._add_unpresent(state, key)  # type: ignore[attr-defined]
+        return obj  # type: ignore[no-any-return]
