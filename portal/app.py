@@ -12,7 +12,6 @@ import structlog
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -20,7 +19,8 @@ from starlette.staticfiles import StaticFiles
 
 from portal import metrics
 from portal.logging import configure_logging
-from portal.security.headers import SecurityHeadersMiddleware, apply_security_headers, csp_nonce
+from portal.middleware import PortalMiddleware
+from portal.security.headers import apply_security_headers, csp_nonce
 from portal.settings import Settings, load_settings
 from portal.state import AppState, build_state
 from portal.web import page_render
@@ -192,11 +192,7 @@ def create_app(settings: Settings | None = None, *, background: bool | None = No
     app = Starlette(
         debug=False,
         routes=[*routes(), Mount("/static", app=StaticFiles(directory=str(settings.static_dir)), name="static")],
-        middleware=[
-            Middleware(SecurityHeadersMiddleware, https=settings.https),
-            Middleware(metrics.MetricsMiddleware),
-            Middleware(GZipMiddleware, minimum_size=1000),
-        ],
+        middleware=[Middleware(PortalMiddleware, https=settings.https)],
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
         lifespan=lifespan,
     )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from portal.db import utcnow
 from portal.events.status import SyncStatus, sync_status
@@ -61,29 +61,23 @@ def _route_template(scope: Scope) -> str:
     return "unmatched"
 
 
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+_counters: dict[tuple[str, str, str], Any] = {}
+_timers: dict[tuple[str, str], Any] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
 
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            route = _route_template(scope)
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(time.perf_counter() - start)
+def observe_request(scope: Scope, status: int, seconds: float) -> None:
+    """Count a finished request and its latency under its route template (children of the
+    labelled metrics kept per label set: `labels()` takes a lock and builds a key each time)."""
+    method, route = scope["method"], _route_template(scope)
+    key = (method, route, str(status))
+    counter = _counters.get(key)
+    if counter is None:
+        counter = _counters[key] = REQUESTS.labels(*key)
+    counter.inc()
+    timer = _timers.get((method, route))
+    if timer is None:
+        timer = _timers[(method, route)] = LATENCY.labels(method, route)
+    timer.observe(seconds)
 
 
 async def endpoint(request: Request) -> Response:
