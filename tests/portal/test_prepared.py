@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, bindparam, insert, select
 from sqlalchemy.dialects import sqlite
 
+from portal.accounts.models import Account
 from portal.db import UTCDateTime, make_engine
-from portal.prepared import Prepared, bind_processor, list_value, listed
+from portal.prepared import PerDialect, Prepared, bind_processor, list_value, listed
 
 DATETIMES = [
     datetime(2026, 12, 7, 13, 5, 9, 123456),
@@ -80,3 +81,20 @@ def test_rows_inserted_and_read_back_match_sqlalchemys_execution(database_urls: 
     finally:
         table.metadata.drop_all(engine)
         engine.dispose()
+
+
+def test_fetch_reads_in_the_sessions_transaction_and_follows_it_to_the_next(state: Any) -> None:
+    """`fetch` sees what the session has pending (flushed first) and, after a commit, runs in
+    the session's next transaction, not on the connection of the one that ended."""
+    names = PerDialect(select(Account.name).where(Account.account_id == bindparam("account_id")))
+    with state.db.unit_of_work() as db:
+        db.add(Account(account_id="P-1", kind="customer", name="Pending Ltd", updated_at=datetime.now(UTC)))
+        assert names.on(db).fetch(db, {"account_id": "P-1"}) == [("Pending Ltd",)]
+        first = db.get_transaction()
+        db.commit()
+        db.add(Account(account_id="P-2", kind="customer", name="Second Ltd", updated_at=datetime.now(UTC)))
+        assert names.on(db).fetch(db, {"account_id": "P-2"}) == [("Second Ltd",)]
+        assert db.get_transaction() is not first
+        db.rollback()
+        assert names.on(db).fetch(db, {"account_id": "P-2"}) == []
+        assert names.on(db).fetch(db, {"account_id": "P-1"}) == [("Pending Ltd",)]
