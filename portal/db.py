@@ -165,6 +165,9 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
+        # SQLite in WAL mode: a reader never waits for a lock, so quick reads may run on the
+        # event loop (portal.web, `view(on_loop=True)`). A PostgreSQL query waits for the network.
+        self.reads_never_wait = is_sqlite(url)
         write_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(url) else self.engine
         # PostgreSQL reads run in autocommit: no BEGIN/ROLLBACK round trips for a GET, whose
         # transaction would be rolled back anyway (each statement still sees a consistent snapshot).

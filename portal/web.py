@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -47,6 +47,7 @@ from portal.uploads import Upload
 if TYPE_CHECKING:
     from portal.state import AppState
 
+_T = TypeVar("_T")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_COOKIE = "portal_csrf"
 FLASH_COOKIE = "portal_flash"
@@ -91,6 +92,12 @@ class ViewSpec:
     allow_pending_mfa: bool = False
     max_body: int = MAX_BODY_BYTES
     max_fields: int = MAX_FORM_FIELDS
+    # A quick read: its GET runs on the event loop where the database lets reads never wait
+    # (SQLite in WAL mode), saving the hop to a view thread; it must not write (docs/decisions/0012).
+    on_loop: bool = False
+
+
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -121,6 +128,9 @@ class Ctx:
     _new_csrf_seed: bool = False
     _cookies: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     _new_flashes: list[tuple[str, str]] = field(default_factory=list)
+    # On the event loop (a quick read): writes are refused, and the pipeline's own (session touch,
+    # audit of a refusal) are collected here and run on a view thread before the response is sent.
+    _deferred: list[Callable[[], None]] | None = None
 
     # -- helpers for views ------------------------------------------------------------
     @property
@@ -239,6 +249,7 @@ class Ctx:
         written in its own short transaction; session state is not business state.
         """
         data = {**(self.session_row.data if self.session_row else {}), **values}
+        self._refuse_on_loop()
         if self.db.info.get("writable"):
             if self.session_row is None:
                 self.begin_session(user=None, data=data)
@@ -264,6 +275,7 @@ class Ctx:
         lookups): they do it here, with `ctx.db` pointing at the writing session and the
         session row re-read under a row lock, so two racing requests serialise on it.
         """
+        self._refuse_on_loop()
         read_db, read_row = self.db, self.session_row
         with self.state.db.unit_of_work(write=True) as db:
             db.info["writable"] = True
@@ -273,6 +285,10 @@ class Ctx:
                 yield db
             finally:
                 self.db = read_db
+
+    def _refuse_on_loop(self) -> None:
+        if self._deferred is not None:
+            raise RuntimeError("a view declared on_loop=True must not write; declare it without on_loop")
 
 
 def csrf_for(secret: str, seed: str, session_row: WebSession | None) -> str:
@@ -302,9 +318,16 @@ def view(
     allow_pending_mfa: bool = False,
     max_body: int = MAX_BODY_BYTES,
     max_fields: int = MAX_FORM_FIELDS,
+    on_loop: bool = False,
 ) -> Callable[[Callable[[Ctx], Response]], Callable[[Request], Any]]:
     spec = ViewSpec(
-        methods=tuple(methods), roles=roles, csrf=csrf, allow_pending_mfa=allow_pending_mfa, max_body=max_body, max_fields=max_fields
+        methods=tuple(methods),
+        roles=roles,
+        csrf=csrf,
+        allow_pending_mfa=allow_pending_mfa,
+        max_body=max_body,
+        max_fields=max_fields,
+        on_loop=on_loop,
     )
 
     def decorate(fn: Callable[[Ctx], Response]) -> Callable[[Request], Any]:
@@ -320,6 +343,12 @@ def view(
                     return _too_large(spec.max_body)
             else:
                 form = FormData()
+                if spec.on_loop and request.method in READ_METHODS and request.app.state.portal.db.reads_never_wait:
+                    deferred: list[Callable[[], None]] = []
+                    response = _handle(fn, spec, request, form, deferred)
+                    if deferred:
+                        await run_in_threadpool(_run_all, deferred)
+                    return response
             try:
                 return await run_in_threadpool(_handle, fn, spec, request, form)
             finally:
@@ -359,7 +388,8 @@ def _too_large(limit: int) -> Response:
     )
 
 
-# Views run on worker threads (their database calls block). A plain executor, not anyio's
+# Views run on worker threads (their database calls block), except quick reads declared
+# `on_loop=True` on SQLite (see `ViewSpec.on_loop`). A plain executor, not anyio's
 # `to_thread` (Starlette's `run_in_threadpool`): the hop costs ≈ 8 µs of CPU instead of ≈ 28 µs
 # at 32 concurrent requests (docs/decisions/0009). As many threads as anyio's default limiter
 # allowed, which the connection pool is sized for (portal/db.py).
@@ -377,7 +407,7 @@ def _view_executor() -> ThreadPoolExecutor:
     return _executor
 
 
-async def run_in_threadpool(fn: Callable[..., Response], *args: Any) -> Response:
+async def run_in_threadpool(fn: Callable[..., _T], *args: Any) -> _T:
     """Run `fn(*args)` on a view thread with the caller's context variables. Like anyio's
     `to_thread.run_sync`, a cancelled caller still waits for the thread to finish (the view's
     form and unit of work must not be torn down under it)."""
@@ -392,12 +422,22 @@ async def run_in_threadpool(fn: Callable[..., Response], *args: Any) -> Response
         raise
 
 
-def _handle(fn: Callable[[Ctx], Response], spec: ViewSpec, request: Request, form: FormData) -> Response:
+def _run_all(calls: list[Callable[[], None]]) -> None:
+    for call in calls:
+        call()
+
+
+def _handle(
+    fn: Callable[[Ctx], Response], spec: ViewSpec, request: Request, form: FormData, deferred: list[Callable[[], None]] | None = None
+) -> Response:
+    """Run a view in its unit of work. `deferred` is given on the event loop (a quick read): the
+    writes the pipeline itself would make are appended to it instead of made."""
     state: AppState = request.app.state.portal
     write = request.method in UNSAFE_METHODS
     with state.db.unit_of_work(write=write) as db:
         db.info["writable"] = write
         ctx = _build_ctx(state, request, db, form)
+        ctx._deferred = deferred
         try:
             response = _dispatch(fn, spec, ctx)
         except DomainError as exc:
@@ -478,9 +518,16 @@ def _audit_denial(ctx: Ctx, exc: DomainError) -> None:
     }
     if ctx.db.info.get("writable"):
         audit(ctx.db, action, **details)  # type: ignore[arg-type]
-    else:
+        return
+
+    def write() -> None:
         with ctx.state.db.unit_of_work() as writer:  # a GET's own transaction is read-only
             audit(writer, action, **details)  # type: ignore[arg-type]
+
+    if ctx._deferred is not None:
+        ctx._deferred.append(write)
+    else:
+        write()
 
 
 def error_response(ctx: Ctx, exc: DomainError) -> Response:
@@ -506,6 +553,8 @@ def _touch_session(ctx: Ctx, write: bool) -> None:
         return
     if write:
         row.last_seen_at = now
+    elif ctx._deferred is not None:
+        ctx._deferred.append(functools.partial(ctx.state.touch_session, row.token_hash, now))
     else:
         # Reads run in a deferred transaction; write the touch in its own short one.
         ctx.state.touch_session(row.token_hash, now)

@@ -156,7 +156,7 @@ def reset_password(ctx: Ctx) -> Response:
 
 
 # -- the signed-in account -------------------------------------------------------------------------
-@view(roles=ANY_ROLE)
+@view(roles=ANY_ROLE, on_loop=True)
 def account_home(ctx: Ctx) -> Response:
     assert ctx.user is not None
     return ctx.render("accounts/home.html", account=ctx.user.account)

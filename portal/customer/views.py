@@ -32,7 +32,7 @@ def _query(ctx: Ctx, name: str) -> str:
 # -- orders ------------------------------------------------------------------------------------------
 
 
-@view(roles=CUSTOMER_ROLES)
+@view(roles=CUSTOMER_ROLES, on_loop=True)
 def orders(ctx: Ctx) -> Response:
     assert ctx.user is not None
     status_filter = _query(ctx, "status")
@@ -52,7 +52,7 @@ def orders(ctx: Ctx) -> Response:
     )
 
 
-@view(roles=CUSTOMER_ROLES)
+@view(roles=CUSTOMER_ROLES, on_loop=True)
 def order_detail(ctx: Ctx) -> Response:
     assert ctx.user is not None
     detail = service.get_order(ctx.db, actor=ctx.user, order_number=ctx.request.path_params["order_number"])
@@ -66,7 +66,7 @@ def _repair_link(serial: str) -> str:
 # -- my products -------------------------------------------------------------------------------------
 
 
-@view(roles=CUSTOMER_ROLES)
+@view(roles=CUSTOMER_ROLES, on_loop=True)
 def products(ctx: Ctx) -> Response:
     assert ctx.user is not None
     mine = service.list_products(ctx.db, actor=ctx.user, page=_page(ctx))

@@ -97,7 +97,7 @@ def new_repair(ctx: Ctx) -> Response:
     return _render_form(ctx, values, chosen, {})
 
 
-@view(roles=CUSTOMER_ROLES)
+@view(roles=CUSTOMER_ROLES, on_loop=True)
 def repairs_list(ctx: Ctx) -> Response:
     assert ctx.user is not None
     state = ctx.request.query_params.get("state", "")
@@ -106,7 +106,7 @@ def repairs_list(ctx: Ctx) -> Response:
     return ctx.render("repairs/list.html", result=result, state_filter=state, **_common())
 
 
-@view(roles=CUSTOMER_ROLES)
+@view(roles=CUSTOMER_ROLES, on_loop=True)
 def repair_detail(ctx: Ctx) -> Response:
     assert ctx.user is not None
     tl = service.rma_timeline(ctx.db, actor=ctx.user, number=ctx.request.path_params["number"])
