@@ -5,8 +5,9 @@
 Drives the ASGI app directly (the same `create_app` as under uvicorn) with GET / and the
 signed-in GET /account, and prints the CPU time per request (best of several rounds, all
 threads of the process) for the full pipeline and for variants with parts taken away:
-the middleware (security headers, metrics and gzip in one), and the thread-pool hop (the view run inline on the event
-loop: a measurement only, the portal always uses the thread pool). It also times the parts
+the middleware (security headers, metrics and gzip in one), and the thread-pool hop (every
+view run inline on the event loop; the portal does that only for quick reads on SQLite, such as
+/ and /account, so there the two variants are the same pipeline). It also times the parts
 of the full pipeline's /account request (CPU time of the thread that runs them): opening
 the unit of work, the session lookup, rendering and closing the unit of work.
 
