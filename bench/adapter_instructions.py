@@ -16,22 +16,14 @@ fills a fresh outbox (as `bench.adapter` does), runs one warm-up batch, then swi
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from backend_adapter.relay import Relay, RelayConfig
-from bench import adapter
-
-
-def _toggle(state: str) -> None:
-    subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True, capture_output=True)
-    time.sleep(0.5)  # callgrind polls for the command
+from bench import adapter, callgrind
 
 
 def child(events: int) -> None:
@@ -43,9 +35,9 @@ def child(events: int) -> None:
             adapter.fill_outbox(stores.db, workload.rows)
             relay = Relay(stores.db, stores.connector, config=RelayConfig(batch_size=500))
             relay.drain(max_batches=1)  # statements compiled, caches warm
-            _toggle("on")
+            callgrind.toggle("on")
             stats = relay.drain()
-            _toggle("off")
+            callgrind.toggle("off")
             problems = adapter.check_crm(stores, workload)
         print(f"DELIVERED {stats.delivered} PROBLEMS {len(problems)}", flush=True)
     finally:
@@ -60,34 +52,15 @@ def main() -> int:
     if args.child:
         child(args.events)
         return 0
-    if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
-        print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
+    if not callgrind.available():
         return 2
-    with tempfile.TemporaryDirectory() as out:
-        print(f"relay drain of {args.events} events under callgrind (about a minute) …", file=sys.stderr)
-        done = subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={out}/callgrind.out",
-                sys.executable,
-                "-m",
-                "bench.adapter_instructions",
-                "--child",
-                "--events",
-                str(args.events),
-            ],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
+    print(f"relay drain of {args.events} events under callgrind (about a minute) …", file=sys.stderr)
+    done, counted = callgrind.count("bench.adapter_instructions", "--child", "--events", str(args.events))
     delivered = re.search(r"DELIVERED (\d+) PROBLEMS (\d+)", done.stdout)
-    collected = re.search(r"Collected : (\d+)", done.stderr)
-    if done.returncode != 0 or not delivered or not collected:
+    if done.returncode != 0 or not delivered or counted is None:
         print(done.stdout[-2000:], done.stderr[-2000:], file=sys.stderr)
         return 1
-    events, problems, instructions = int(delivered[1]), int(delivered[2]), int(collected[1])
+    events, problems, instructions = int(delivered[1]), int(delivered[2]), counted
     print(f"relay drain, SQLite: {events} events delivered, CRM check {'OK' if problems == 0 else 'FAILED'}")
     print(f"instructions: {instructions:,} in all, {instructions // max(events, 1):,} per event")
     return 0 if problems == 0 else 1

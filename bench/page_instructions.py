@@ -20,24 +20,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import callgrind
+
 PATHS = ("/", "/account", "/repairs/RMA-B00001", "/orders")
 SECRET = "bench-page-instructions-not-a-secret"  # noqa: S105
-
-
-def _toggle(state: str) -> None:
-    subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True, capture_output=True)
-    time.sleep(0.5)  # callgrind polls for the command
 
 
 def child(path: str, requests: int) -> None:
@@ -75,10 +67,10 @@ def child(path: str, requests: int) -> None:
         async def run() -> None:
             for _ in range(50):
                 await driver.get(app, path)
-            _toggle("on")
+            callgrind.toggle("on")
             for _ in range(requests):
                 await driver.get(app, path)
-            _toggle("off")
+            callgrind.toggle("off")
 
         asyncio.run(run())
         print(f"REQUESTS {requests}", flush=True)
@@ -87,31 +79,10 @@ def child(path: str, requests: int) -> None:
 
 
 def count(path: str, requests: int) -> int:
-    with tempfile.TemporaryDirectory() as out:
-        done = subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={out}/callgrind.out",
-                sys.executable,
-                "-m",
-                "bench.page_instructions",
-                "--child",
-                "--path",
-                path,
-                "--requests",
-                str(requests),
-            ],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=False,
-        )
-    collected = re.search(r"Collected : (\d+)", done.stderr)
-    if done.returncode != 0 or "REQUESTS" not in done.stdout or not collected:
+    done, instructions = callgrind.count("bench.page_instructions", "--child", "--path", path, "--requests", str(requests))
+    if done.returncode != 0 or "REQUESTS" not in done.stdout or instructions is None:
         raise RuntimeError(f"{path}: {done.stdout[-1500:]}\n{done.stderr[-1500:]}")
-    return int(collected[1]) // requests
+    return instructions // requests
 
 
 def main() -> int:
@@ -123,8 +94,7 @@ def main() -> int:
     if args.child:
         child(args.path[0], args.requests)
         return 0
-    if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
-        print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
+    if not callgrind.available():
         return 2
     print(f"{'page':<24} {'instructions per request':>26}   ({args.requests} requests each, SQLite, in-process, view inline)")
     for path in args.path or PATHS:
