@@ -189,7 +189,7 @@ async def run(args: argparse.Namespace, portal_url: str, crm_url: str, data_dir:
     original_render = portal.web.Ctx.render
     portal.web.Ctx.render = timed(totals, "render (Ctx.render)", original_render)  # type: ignore[method-assign]
     original_load = session_names["load"]
-    session_names["load"] = timed(totals, "session lookup (checkout, 1 query, ORM)", original_load)
+    session_names["load"] = timed(totals, "session lookup (checkout, BEGIN, 1 compiled query)", original_load)
     try:
         for _ in range(100):
             await signed_in.get(app, "/account")
