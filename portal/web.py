@@ -434,7 +434,7 @@ def _handle(
     writes the pipeline itself would make are appended to it instead of made."""
     state: AppState = request.app.state.portal
     write = request.method in UNSAFE_METHODS
-    with state.db.unit_of_work(write=write) as db:
+    with state.db.quick_read() if deferred is not None else state.db.unit_of_work(write=write) as db:
         db.info["writable"] = write
         ctx = _build_ctx(state, request, db, form)
         ctx._deferred = deferred

@@ -75,3 +75,84 @@ def test_migration_0010_applies_and_keeps_room_in_outbox_pages_on_postgresql(sta
     assert applied == script.get_current_head()  # 0010 and anything after it ran
     if options is not None:  # a storage parameter SQLite does not have
         assert "fillfactor=60" in options
+
+
+# -- quick reads (portal.db.Database.quick_read: SQLite's on-loop reads; elsewhere a pooled read) ----
+def _create(db: Database, email: str) -> None:
+    with db.unit_of_work() as session:
+        accounts_service.create_user(session, email=email, password=None, role=Role.CUSTOMER)
+
+
+def test_quick_reads_see_every_commit_and_keep_nothing_they_write(state: Any) -> None:
+    db = state.db
+    _create(db, "first@example.com")
+    with db.quick_read() as session:
+        assert accounts_service.find_by_email(session, "first@example.com") is not None
+        assert accounts_service.find_by_email(session, "second@example.com") is None
+    _create(db, "second@example.com")
+    with db.quick_read() as session:
+        assert accounts_service.find_by_email(session, "second@example.com") is not None
+        accounts_service.create_user(session, email="stray@example.com", password=None, role=Role.CUSTOMER)
+        session.flush()
+        assert accounts_service.find_by_email(session, "stray@example.com") is not None
+    with db.unit_of_work(write=False) as session:
+        assert accounts_service.find_by_email(session, "stray@example.com") is None  # rolled back
+        assert accounts_service.count_users(session) == 2
+
+
+def test_a_quick_read_is_one_snapshot_and_holds_none_between_requests(state: Any) -> None:
+    db = state.db
+    if not is_sqlite(db.url):
+        pytest.skip("PostgreSQL reads run in autocommit, statement by statement (portal/db.py)")
+    _create(db, "one@example.com")
+    with db.quick_read() as session:
+        assert accounts_service.count_users(session) == 1
+        writer = threading.Thread(target=_create, args=(db, "two@example.com"))
+        writer.start()
+        writer.join()
+        assert accounts_service.count_users(session) == 1  # the request's snapshot
+    with db.quick_read() as session:
+        assert accounts_service.count_users(session) == 2
+    # No read transaction is left open between requests: a checkpoint can empty the WAL.
+    with db.engine.connect() as conn:
+        busy, _log, _checkpointed = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    assert busy == 0
+
+
+def test_quick_reads_go_on_after_a_rollback_and_after_an_error(state: Any) -> None:
+    db = state.db
+    _create(db, "a@example.com")
+    with db.quick_read() as session:
+        user = accounts_service.find_by_email(session, "a@example.com")
+        session.rollback()  # what the pipeline does on a domain error before rendering the error page
+        assert user is not None
+        assert user.email == "a@example.com"  # reloaded after the rollback
+    with pytest.raises(RuntimeError, match="boom"), db.quick_read() as session:
+        accounts_service.count_users(session)
+        raise RuntimeError("boom")
+    _create(db, "b@example.com")
+    for _ in range(2):
+        with db.quick_read() as session:
+            assert accounts_service.count_users(session) == 2
+
+
+def test_a_quick_read_from_a_second_thread_does_not_wait_for_the_first(state: Any) -> None:
+    db = state.db
+    _create(db, "c@example.com")
+    inside, release = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def first() -> None:
+        with db.quick_read() as session:
+            accounts_service.count_users(session)
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert inside.wait(10)
+    with db.quick_read() as session:  # answered while the first still holds its read
+        seen.append(accounts_service.count_users(session))
+    release.set()
+    thread.join()
+    assert seen == [1]
