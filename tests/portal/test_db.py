@@ -92,6 +92,9 @@ def test_quick_reads_see_every_commit_and_keep_nothing_they_write(state: Any) ->
     _create(db, "second@example.com")
     with db.quick_read() as session:
         assert accounts_service.find_by_email(session, "second@example.com") is not None
+    if not is_sqlite(db.url):
+        return  # PostgreSQL reads run in autocommit: the next part is SQLite's (portal/db.py)
+    with db.quick_read() as session:
         accounts_service.create_user(session, email="stray@example.com", password=None, role=Role.CUSTOMER)
         session.flush()
         assert accounts_service.find_by_email(session, "stray@example.com") is not None
@@ -156,3 +159,68 @@ def test_a_quick_read_from_a_second_thread_does_not_wait_for_the_first(state: An
     release.set()
     thread.join()
     assert seen == [1]
+
+
+# -- PostgreSQL connections dropped by the server (a restart, a failover, an idle timeout) ------------
+def _drop_server_connections(url: str) -> int:
+    """What a server restart does to the pool: every other connection to the database is closed."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    admin = create_engine(url, poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ended = conn.execute(text(f"SELECT count(pg_terminate_backend(pid)) {others}")).scalar_one()
+    finally:
+        admin.dispose()
+    return int(ended)
+
+
+def _fill_pool(db: Database, connections: int) -> None:
+    held = [db.engine.connect() for _ in range(connections)]
+    for conn in held:
+        conn.exec_driver_sql("SELECT 1")
+        conn.close()
+
+
+def _lookup(db: Database) -> None:
+    """A request's first statement: the session lookup (run on the DB-API cursor by Prepared)."""
+    from portal.security import sessions
+
+    with db.unit_of_work(write=False) as session:
+        assert sessions.load(session, "a-token-no-session-has", idle_s=60) is None
+        assert accounts_service.count_users(session) >= 0
+
+
+def test_a_pooled_connection_idle_for_a_while_is_tested_and_replaced(state: Any) -> None:
+    if is_sqlite(state.db.url):
+        pytest.skip("a PostgreSQL server's connections")
+    db = Database(state.db.url, ping_after_idle_s=0.2)
+    try:
+        _fill_pool(db, 3)
+        assert _drop_server_connections(db.url) >= 3
+        import time
+
+        time.sleep(0.3)
+        for _ in range(4):
+            _lookup(db)  # each checkout pings, finds the connection gone, and opens a new one
+    finally:
+        db.dispose()
+
+
+def test_after_a_connection_fails_in_use_the_pool_opens_fresh_ones(state: Any) -> None:
+    if is_sqlite(state.db.url):
+        pytest.skip("a PostgreSQL server's connections")
+    from sqlalchemy.exc import DBAPIError
+
+    db = Database(state.db.url, ping_after_idle_s=3600)  # busy: never idle long enough to be pinged
+    try:
+        _fill_pool(db, 3)
+        assert _drop_server_connections(db.url) >= 3
+        with pytest.raises((DBAPIError, db.engine.dialect.loaded_dbapi.Error)):
+            _lookup(db)  # the request that finds the connection gone fails …
+        for _ in range(4):
+            _lookup(db)  # … and the pool's other connections, closed as well, are not used again
+    finally:
+        db.dispose()
