@@ -160,8 +160,8 @@ async def run(args: argparse.Namespace, portal_url: str, crm_url: str, data_dir:
     web_names, session_names = vars(portal.web), vars(sessions)
     threadpool = web_names["run_in_threadpool"]
 
-    async def inline(fn: Callable[..., Any], *a: Any, **k: Any) -> Any:
-        return fn(*a, **k)
+    async def inline(fn: Callable[..., Any], *a: Any, quick: bool = False) -> Any:
+        return fn(*a)
 
     variants: list[tuple[str, tuple[str, ...], bool]] = [
         ("full pipeline", (), False),

@@ -59,7 +59,7 @@ def child(path: str, requests: int) -> None:
             token, _row = sessions.start(db, user=find_by_email(db, repairs.CUSTOMER_EMAIL), absolute_s=3600)
         driver = Driver(f"{sessions.COOKIE_NAME}={token}; portal_csrf={'A' * 43}".encode())
 
-        async def inline(fn: Any, *args: Any) -> Any:
+        async def inline(fn: Any, *args: Any, quick: bool = False) -> Any:
             return fn(*args)
 
         portal.web.run_in_threadpool = inline  # type: ignore[assignment]

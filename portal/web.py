@@ -343,7 +343,9 @@ def view(
                     return _too_large(spec.max_body)
             else:
                 form = FormData()
-                if spec.on_loop and request.method in READ_METHODS and request.app.state.portal.db.reads_never_wait:
+                if spec.on_loop and request.method in READ_METHODS:
+                    if not request.app.state.portal.db.reads_never_wait:
+                        return await run_in_threadpool(_handle, fn, spec, request, form, quick=True)
                     deferred: list[Callable[[], None]] = []
                     response = _handle(fn, spec, request, form, deferred)
                     if deferred:
@@ -394,25 +396,40 @@ def _too_large(limit: int) -> Response:
 # at 32 concurrent requests (docs/decisions/0009). As many threads as anyio's default limiter
 # allowed, which the connection pool is sized for (portal/db.py).
 VIEW_THREADS = 40
-_executor: ThreadPoolExecutor | None = None
+# Quick reads where a read waits for the network (PostgreSQL) run on a few threads of their own:
+# with 32 requests at once, 40 threads contending for the GIL cost ≈ 300 µs of CPU per request
+# beyond the view itself; two threads keep a local server busy (docs/decisions/0013), and a slow
+# view elsewhere never holds up the quick ones.
+QUICK_READ_THREADS = 2
+_executors: dict[str, ThreadPoolExecutor] = {}
 _executor_lock = threading.Lock()
 
 
-def _view_executor() -> ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
+def _executor(name: str, threads: int) -> ThreadPoolExecutor:
+    found = _executors.get(name)
+    if found is None:
         with _executor_lock:
-            if _executor is None:
-                _executor = ThreadPoolExecutor(max_workers=VIEW_THREADS, thread_name_prefix="portal-view")
-    return _executor
+            found = _executors.get(name)
+            if found is None:
+                found = _executors[name] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+    return found
 
 
-async def run_in_threadpool(fn: Callable[..., _T], *args: Any) -> _T:
-    """Run `fn(*args)` on a view thread with the caller's context variables. Like anyio's
-    `to_thread.run_sync`, a cancelled caller still waits for the thread to finish (the view's
-    form and unit of work must not be torn down under it)."""
+def _view_executor() -> ThreadPoolExecutor:
+    return _executor("portal-view", VIEW_THREADS)
+
+
+def _quick_read_executor() -> ThreadPoolExecutor:
+    return _executor("portal-quick-read", QUICK_READ_THREADS)
+
+
+async def run_in_threadpool(fn: Callable[..., _T], *args: Any, quick: bool = False) -> _T:
+    """Run `fn(*args)` on a view thread (`quick`: a quick read's) with the caller's context
+    variables. Like anyio's `to_thread.run_sync`, a cancelled caller still waits for the thread
+    to finish (the view's form and unit of work must not be torn down under it)."""
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(_view_executor(), functools.partial(contextvars.copy_context().run, fn, *args))
+    executor = _quick_read_executor() if quick else _view_executor()
+    future = loop.run_in_executor(executor, functools.partial(contextvars.copy_context().run, fn, *args))
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
