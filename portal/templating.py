@@ -69,6 +69,13 @@ def make_environment(templates_dir: Path) -> Environment:
     def money_filter(cents: int, currency: str, locale: str = "en") -> str:
         return _format_money(cents, currency, locale)
 
+    def under(path: str, prefix: str) -> bool:
+        """`current_path is under('/orders')`: a test, called directly, where a method call
+        (`current_path.startswith(...)`) would go through Jinja's `Context.call` (navigation
+        makes six on every page)."""
+        return path.startswith(prefix)
+
+    env.tests["under"] = under
     env.filters["date"] = date_filter
     env.filters["datetime"] = datetime_filter
     env.filters["money"] = money_filter
@@ -76,39 +83,105 @@ def make_environment(templates_dir: Path) -> Environment:
 
 
 # -- pages translated when their template is compiled -----------------------------------------------
-class _TranslatedLiterals(Extension):
-    """Replaces `_("literal")` (one string literal, nothing else) by its translation while the
-    template is compiled, so the text becomes part of the template's static output instead of
-    a call on every render (a page makes 35-100 of them; docs/decisions/0009).
+TRANSLATE_FILTER = "_translate"
+_OPENING = {"lparen", "lbracket", "lbrace"}
+_CLOSING = {"rparen", "rbracket", "rbrace"}
 
-    Only in the per-locale environments of `locale_environment`; `_` with parameters, with an
-    expression (`_(labels[s])`) or as an attribute (`x._("a")`) is left to the runtime call, as
-    is everything in the base environment (e-mails pass their own `_`). Without parameters
-    `gettext` returns the catalogue's text unchanged, which is what is baked in.
+
+class _TranslatedLiterals(Extension):
+    """Rewrites the `_(...)` calls of a page template while it is compiled, for one locale:
+
+    * `_("literal")` (one string literal, nothing else) becomes its translation, part of the
+      template's static output instead of a call on every render (a page makes 35-100 of them;
+      docs/decisions/0009). Without parameters `gettext` returns the catalogue's text unchanged,
+      which is what is baked in.
+    * any other `_(message, name=value, ...)` becomes `((message)|_translate(name=value, ...))`:
+      the same `gettext(message, **params)` of the locale, called directly as filters are,
+      instead of through Jinja's `Context.call`, which inspects the callable on every call
+      (≈ 1.5 µs each; the RMA timeline makes 57; docs/decisions/0013).
+
+    Only in the per-locale environments of `locale_environment`, which define the filter; `_` as
+    an attribute (`x._("a")`), `_` not called, or a call of another shape is left as it is, as is
+    everything in the base environment (e-mails pass their own `_`).
     """
 
     def filter_stream(self, stream: TokenStream) -> Iterable[Token]:
         gettext: Callable[[str], str] = getattr(self.environment, "portal_gettext", None) or (lambda message: message)
-        tokens = list(stream)
-        out: list[Token] = []
-        i = 0
-        while i < len(tokens):
-            tok = tokens[i]
-            if (
-                tok.type == "name"
-                and tok.value == "_"
-                and i + 3 < len(tokens)
-                and tokens[i + 1].type == "lparen"
-                and tokens[i + 2].type == "string"
-                and tokens[i + 3].type == "rparen"
-                and not (out and out[-1].type == "dot")
-            ):
-                out.append(Token(tok.lineno, "string", gettext(tokens[i + 2].value)))
-                i += 4
-                continue
+        return _iterate(_rewrite(list(stream), gettext))
+
+
+def _rewrite(tokens: list[Token], gettext: Callable[[str], str]) -> list[Token]:
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if not (tok.type == "name" and tok.value == "_" and i + 1 < len(tokens) and tokens[i + 1].type == "lparen") or (
+            out and out[-1].type == "dot"
+        ):
             out.append(tok)
             i += 1
-        return _iterate(out)
+            continue
+        if i + 3 < len(tokens) and tokens[i + 2].type == "string" and tokens[i + 3].type == "rparen":
+            out.append(Token(tok.lineno, "string", gettext(tokens[i + 2].value)))
+            i += 4
+            continue
+        close = _matching(tokens, i + 1)
+        arguments = _split_arguments(tokens[i + 2 : close]) if close is not None else None
+        if close is None or arguments is None:
+            out.append(tok)
+            i += 1
+            continue
+        message, keywords = arguments
+        line = tok.lineno
+        out += [Token(line, "lparen", "("), Token(line, "lparen", "("), *_rewrite(message, gettext), Token(line, "rparen", ")")]
+        out += [Token(line, "pipe", "|"), Token(line, "name", TRANSLATE_FILTER)]
+        if keywords:
+            out.append(Token(line, "lparen", "("))
+            for n, keyword in enumerate(keywords):
+                if n:
+                    out.append(Token(line, "comma", ","))
+                out += _rewrite(keyword, gettext)
+            out.append(Token(line, "rparen", ")"))
+        out.append(Token(line, "rparen", ")"))
+        i = close + 1
+    return out
+
+
+def _matching(tokens: list[Token], opening: int) -> int | None:
+    """The index of the bracket closing the one at `opening`."""
+    depth = 0
+    for j in range(opening, len(tokens)):
+        if tokens[j].type in _OPENING:
+            depth += 1
+        elif tokens[j].type in _CLOSING:
+            depth -= 1
+            if depth == 0:
+                return j
+    return None
+
+
+def _split_arguments(tokens: list[Token]) -> tuple[list[Token], list[list[Token]]] | None:
+    """(message, [keyword argument, ...]) of a call's argument tokens, or None if they are not one
+    positional argument followed by keyword arguments only."""
+    parts: list[list[Token]] = [[]]
+    depth = 0
+    for tok in tokens:
+        if tok.type in _OPENING:
+            depth += 1
+        elif tok.type in _CLOSING:
+            depth -= 1
+        if tok.type == "comma" and depth == 0:
+            parts.append([])
+        else:
+            parts[-1].append(tok)
+    if parts and not parts[-1] and len(parts) > 1:
+        parts.pop()  # a trailing comma
+    message, keywords = parts[0], parts[1:]
+    if not message or any(len(k) < 3 or k[0].type != "name" or k[1].type != "assign" for k in keywords):
+        return None
+    if len(message) > 1 and message[1].type == "assign":
+        return None  # `_(message=...)`
+    return message, keywords
 
 
 def _iterate(tokens: list[Token]) -> Iterator[Token]:
@@ -132,5 +205,7 @@ def locale_environment(env: Environment, locale: str, gettext: Callable[[str], s
             # A cache of its own (an overlay otherwise starts with copies of the base's templates).
             found = env.overlay(extensions=[_TranslatedLiterals], cache_size=400)
             found.portal_gettext = gettext  # type: ignore[attr-defined]
+            # A filter dictionary of its own (an overlay shares its base's) with this locale's `_`.
+            found.filters = {**env.filters, TRANSLATE_FILTER: lambda message, **params: gettext(message, **params)}
             overlays[locale] = found
     return found

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from portal.accounts.models import Role
+
 
 def test_healthz_answers_ok(client: Any) -> None:
     response = client.get("/healthz")
@@ -72,3 +74,21 @@ def test_an_http_crm_needs_no_crm_database(settings: Any, tmp_path: Any) -> None
     seeded = CliRunner().invoke(main, ["seed-demo"], env=env)
     assert seeded.exit_code != 0
     assert "HTTP API" in seeded.output
+
+
+def test_the_navigation_marks_the_section_of_the_current_page(client: Any, make_user: Any) -> None:
+    import re
+
+    def current(path: str) -> list[str]:
+        page = client.get(path)
+        assert page.status_code == 200, path
+        nav = page.text.split('<nav class="main-nav"', 1)[1].split("</nav>", 1)[0]
+        return re.findall(r'<a href="([^"]+)" aria-current="page"', nav)
+
+    assert current("/repair-status") == ["/repair-status"]  # a guest; "/repairs" is another section
+    assert current("/warranty") == ["/warranty"]
+    make_user("nav@example.com", Role.CUSTOMER)
+    client.login("nav@example.com")
+    assert current("/orders") == ["/orders"]
+    assert current("/repairs") == ["/repairs"]
+    assert current("/account") == []

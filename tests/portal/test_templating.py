@@ -36,3 +36,53 @@ def test_dates_and_money() -> None:
     assert ENV.filters["date"](MOMENT, "en") == format_date(date(2026, 12, 7), format="medium", locale="en_GB")
     assert ENV.filters["money"](123456, "EUR", "en") == format_currency(1234.56, "EUR", locale="en_GB")
     assert ENV.filters["money"](123456, "USD", "zh") == format_currency(1234.56, "USD", locale="zh_Hans_CN")
+
+
+# -- `_()` rewritten at compile time in a locale's environment (portal.templating.locale_environment) ----
+TRANSLATING = (
+    "{% autoescape true %}"
+    '{{ _("Sign in") }}|{{ _(labels[key]) }}|{{ _("Hello, %(name)s", name=who) }}|'
+    '{{ _(labels[key]).upper() }}|{{ _(labels[key] ~ "") }}|{{ _("Repair %(number)s", number=_(labels[key]),) }}|'
+    '{{ helper._("Sign in") }}|{{ [_("Sign in")][0] }}|{% set t = _ %}{{ t("Sign in") }}'
+    "{% endautoescape %}"
+)
+
+
+def _render_both(locale: str, **context: object) -> tuple[str, str]:
+    from portal.i18n import Catalogues
+    from portal.templating import locale_environment
+
+    translator = Catalogues().get(locale)
+    env = make_environment(Path(__file__).resolve().parents[2] / "templates")
+
+    class Helper:
+        def _(self, message: str) -> str:
+            return f"helper:{message}"
+
+    values = {"_": translator.gettext, "labels": {"k": "Sign out"}, "key": "k", "who": "<Ann>", "helper": Helper(), **context}
+    runtime = env.from_string(TRANSLATING).render(values)
+    compiled = locale_environment(env, locale, translator.gettext).from_string(TRANSLATING).render(values)
+    return runtime, compiled
+
+
+def test_translations_rewritten_at_compile_time_render_as_the_runtime_calls_do() -> None:
+    for locale in ("en", "zh"):
+        runtime, compiled = _render_both(locale)
+        assert compiled == runtime, locale
+    runtime, _compiled = _render_both("zh")
+    assert "登录" in runtime  # the catalogue was used: "Sign in"
+    assert "helper:Sign in" in runtime  # an attribute `_` is not ours
+    assert "&lt;Ann&gt;" in runtime  # parameters are still escaped on output
+
+
+def test_only_calls_through_jinjas_context_remain_for_attribute_and_aliased_underscores() -> None:
+    from portal.templating import locale_environment
+
+    env = make_environment(Path(__file__).resolve().parents[2] / "templates")
+    overlay = locale_environment(env, "en", lambda message, **params: message % params if params else message)
+    source = '{{ _(labels[key]) }}{{ _("Hi %(n)s", n=1) }}{{ x._("a") }}'
+    code = overlay.compile(source, raw=True)
+    assert code.count("context.call(") == 1  # x._("a") only
+    assert "'_translate'" in code
+    plain = env.compile(source, raw=True)
+    assert plain.count("context.call(") == 3  # the base environment (e-mails) is left alone
