@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from babel.core import Locale
 from babel.dates import format_date, format_datetime
@@ -45,8 +46,20 @@ def _format_money(cents: int, currency: str, locale: str) -> str:
     return format_currency(cents / 100, currency, locale=_babel_locale(locale))
 
 
+class PortalEnvironment(Environment):
+    """Jinja's environment, with each template's globals a plain dict instead of a `ChainMap`
+    over the environment's: every render copies them into a new context, and copying a
+    `ChainMap` looks each environment global up in the template's own map first, raising and
+    catching a `KeyError` for each (eight a page, ≈ 10 µs). The environment's globals are all set
+    when it is made (`make_environment`, Starlette's `url_for`), before any template is loaded,
+    so a snapshot taken at load time is the same thing."""
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:  # type: ignore[override]
+        return {**self.globals, **(d or {})}
+
+
 def make_environment(templates_dir: Path) -> Environment:
-    env = Environment(
+    env = PortalEnvironment(
         loader=FileSystemLoader(str(templates_dir)),
         autoescape=select_autoescape(["html", "xml"], default_for_string=False),
         undefined=StrictUndefined,

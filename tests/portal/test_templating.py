@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
@@ -86,3 +87,13 @@ def test_only_calls_through_jinjas_context_remain_for_attribute_and_aliased_unde
     assert "'_translate'" in code
     plain = env.compile(source, raw=True)
     assert plain.count("context.call(") == 3  # the base environment (e-mails) is left alone
+
+
+def test_a_templates_globals_are_the_environments_as_they_were_set_up(state: Any) -> None:
+    """Templates take a plain copy of the environment's globals when loaded (PortalEnvironment):
+    everything set up when the environment was made is there, Starlette's `url_for` included."""
+    env = state.templates.env
+    template = env.get_template("base.html")
+    assert type(template.globals) is dict
+    assert {"html_lang", "url_for", "range", "namespace"} <= set(template.globals)
+    assert env.from_string("{{ html_lang['zh'] }}{{ range(2)|list }}").render() == f"{env.globals['html_lang']['zh']}[0, 1]"
