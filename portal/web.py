@@ -53,6 +53,7 @@ CSRF_COOKIE = "portal_csrf"
 FLASH_COOKIE = "portal_flash"
 LANG_COOKIE = "portal_lang"
 CSRF_FIELD = "csrf_token"
+_CSRF_SEED = re.compile(r"[A-Za-z0-9_\-]{20,80}")
 # Uploads (repair photos, proofs of purchase): services check their own, smaller limits.
 MAX_UPLOAD_FILES = 5
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
@@ -192,7 +193,7 @@ class Ctx:
             "csrf_token": self.csrf_token,
             "csp_nonce": self.request.scope.get("state", {}).get("csp_nonce", ""),
             "flashes": self.flashes,
-            "current_path": self.request.url.path,
+            "current_path": request_path(self.request),
             "oidc_providers": self.state.settings.oidc_providers,
         }
         base.update(context)
@@ -304,6 +305,12 @@ def request_locale(request: Request, user: User | None) -> str:
     if user is not None and user.locale in LOCALES:
         return user.locale
     return normalise_locale(request.cookies.get(LANG_COOKIE)) or negotiate(request.headers.get("accept-language"))
+
+
+def request_path(request: Request) -> str:
+    """`request.url.path` without building the whole URL (host header, query string, parsing):
+    the scope's path with the characters Starlette escapes there escaped the same way."""
+    return str(request.scope["path"]).replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
 def client_ip(request: Request) -> str:
@@ -485,7 +492,7 @@ def _build_ctx(state: AppState, request: Request, db: Session, form: FormData) -
         pending_user=loaded.pending_user if loaded else None,
     )
     seed = request.cookies.get(CSRF_COOKIE, "")
-    if not re.fullmatch(r"[A-Za-z0-9_\-]{20,80}", seed):
+    if not _CSRF_SEED.fullmatch(seed):
         seed = random_token()
         ctx._new_csrf_seed = True
     ctx._csrf_seed = seed
