@@ -192,8 +192,7 @@ def ping_when_idle(engine: Engine, after_s: float) -> None:
 
     @event.listens_for(engine, "checkin")
     def _idle_from(_dbapi_conn: Any, record: Any) -> None:
-        if record is not None:
-            record.info["idle_since"] = time.monotonic()
+        record.info["idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
     def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
@@ -214,7 +213,8 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         # SQLite in WAL mode: a reader never waits for a lock, so quick reads may run on the
         # event loop (portal.web, `view(on_loop=True)`). A PostgreSQL query waits for the network.
-        self.reads_never_wait = is_sqlite(url)
+        # (Not an in-memory database: it has no WAL, and its one connection is shared by all.)
+        self.reads_never_wait = is_sqlite(url) and not isinstance(self.engine.pool, StaticPool)
         write_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(url) else self.engine
         # PostgreSQL reads run in autocommit: no BEGIN/ROLLBACK round trips for a GET, whose
         # transaction would be rolled back anyway (each statement still sees a consistent snapshot).

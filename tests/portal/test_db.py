@@ -103,23 +103,24 @@ def test_quick_reads_see_every_commit_and_keep_nothing_they_write(state: Any) ->
         assert accounts_service.count_users(session) == 2
 
 
-def test_a_quick_read_is_one_snapshot_and_holds_none_between_requests(state: Any) -> None:
+def test_a_quick_read_sees_its_databases_snapshot_and_holds_none_between_requests(state: Any) -> None:
+    """SQLite: one snapshot for the whole request. PostgreSQL reads run in autocommit, each
+    statement seeing what was committed before it (portal/db.py)."""
     db = state.db
-    if not is_sqlite(db.url):
-        pytest.skip("PostgreSQL reads run in autocommit, statement by statement (portal/db.py)")
     _create(db, "one@example.com")
     with db.quick_read() as session:
         assert accounts_service.count_users(session) == 1
         writer = threading.Thread(target=_create, args=(db, "two@example.com"))
         writer.start()
         writer.join()
-        assert accounts_service.count_users(session) == 1  # the request's snapshot
+        assert accounts_service.count_users(session) == (1 if is_sqlite(db.url) else 2)
     with db.quick_read() as session:
         assert accounts_service.count_users(session) == 2
-    # No read transaction is left open between requests: a checkpoint can empty the WAL.
-    with db.engine.connect() as conn:
-        busy, _log, _checkpointed = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
-    assert busy == 0
+    if is_sqlite(db.url):
+        # No read transaction is left open between requests: a checkpoint can empty the WAL.
+        with db.engine.connect() as conn:
+            busy, _log, _checkpointed = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        assert busy == 0
 
 
 def test_quick_reads_go_on_after_a_rollback_and_after_an_error(state: Any) -> None:
@@ -195,7 +196,7 @@ def _lookup(db: Database) -> None:
 
 def test_a_pooled_connection_idle_for_a_while_is_tested_and_replaced(state: Any) -> None:
     if is_sqlite(state.db.url):
-        pytest.skip("a PostgreSQL server's connections")
+        pytest.skip("PostgreSQL only: SQLite has no server that could close the pool's connections")
     db = Database(state.db.url, ping_after_idle_s=0.2)
     try:
         _fill_pool(db, 3)
@@ -211,7 +212,7 @@ def test_a_pooled_connection_idle_for_a_while_is_tested_and_replaced(state: Any)
 
 def test_after_a_connection_fails_in_use_the_pool_opens_fresh_ones(state: Any) -> None:
     if is_sqlite(state.db.url):
-        pytest.skip("a PostgreSQL server's connections")
+        pytest.skip("PostgreSQL only: SQLite has no server that could close the pool's connections")
     from sqlalchemy.exc import DBAPIError
 
     db = Database(state.db.url, ping_after_idle_s=3600)  # busy: never idle long enough to be pinged
@@ -222,5 +223,18 @@ def test_after_a_connection_fails_in_use_the_pool_opens_fresh_ones(state: Any) -
             _lookup(db)  # the request that finds the connection gone fails …
         for _ in range(4):
             _lookup(db)  # … and the pool's other connections, closed as well, are not used again
+    finally:
+        db.dispose()
+
+
+def test_an_in_memory_database_keeps_quick_reads_off_the_event_loop() -> None:
+    """It has no WAL (a reader can wait) and one connection shared by every session."""
+    db = Database("sqlite:///:memory:")
+    try:
+        upgrade_portal(db.engine)
+        assert not db.reads_never_wait
+        _create(db, "memory@example.com")
+        with db.quick_read() as session:  # an ordinary pooled read
+            assert accounts_service.count_users(session) == 1
     finally:
         db.dispose()
