@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.engine import make_url
@@ -205,6 +205,78 @@ def ping_when_idle(engine: Engine, after_s: float) -> None:
             raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
 
 
+_T = TypeVar("_T")
+
+# Where a quick read's session keeps its `UnchangedReads` (Session.info).
+UNCHANGED_READS = "portal.unchanged_reads"
+
+
+def read_unchanged(session: Session, key: Hashable, load: Callable[[], _T]) -> _T:
+    """`load()` run in `session`, or, in a quick read, its value from an earlier quick read when
+    the database has not changed since (`UnchangedReads`). `key` names the read and its
+    parameters. The value is shared by the requests that find it: treat it as immutable."""
+    reads: UnchangedReads | None = session.info.get(UNCHANGED_READS)
+    return load() if reads is None else reads.get(key, load)
+
+
+class UnchangedReads:
+    """Values read by quick reads, kept while no connection has committed to the database since.
+
+    SQLite's `PRAGMA data_version` on a connection changes whenever another connection commits
+    to the database file, from this process or any other; the quick-read connection itself never
+    writes. A value read in a transaction that found version V is therefore exactly what the same
+    read returns in any later transaction on that connection that finds V again. A logout, a
+    password change or a deactivation commits, so every worker's next request reads afresh:
+    nothing is revoked later than without the cache (docs/decisions/0014). The version is read
+    once per request, on the first lookup; a transaction that has written (its connection's
+    `total_changes` moved) neither uses nor stores values.
+    """
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, Any] = {}
+        self._version: int | None = None
+        self._raw: Any = None
+        self._checked = False
+        self._changes_at_start = 0
+
+    def begin(self, raw: Any) -> None:
+        """A new quick read on DB-API connection `raw`, inside its BEGIN."""
+        if raw is not self._raw:
+            self.clear()
+            self._raw = raw
+        self._checked = False
+        self._changes_at_start = raw.total_changes
+
+    def clear(self) -> None:
+        self._values.clear()
+        self._version = None
+        self._raw = None
+
+    def get(self, key: Hashable, load: Callable[[], _T]) -> _T:
+        raw = self._raw
+        if raw is None or raw.total_changes != self._changes_at_start:
+            return load()
+        if not self._checked:
+            # The transaction's first read, if nothing else has read yet: it fixes the snapshot
+            # that this version describes and that the request's other reads will see.
+            version = raw.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version:
+                self._values.clear()
+                self._version = version
+            self._checked = True
+        try:
+            return self._values[key]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = load()
+        if len(self._values) >= self.MAX_ENTRIES:
+            self._values.clear()
+        self._values[key] = value
+        return value
+
+
 class Database:
     """The portal database: a session factory for reads and one for writes."""
 
@@ -227,6 +299,7 @@ class Database:
         # Quick reads (SQLite, on the event loop): one connection kept for them (see quick_read).
         self._quick_lock = threading.Lock()
         self._quick_connection: Connection | None = None
+        self._unchanged_reads = UnchangedReads()
 
     def on_commit(self, hook: Callable[[Session], None]) -> None:
         """Run `hook(session)` after every successful unit-of-work commit (wakes senders)."""
@@ -262,6 +335,9 @@ class Database:
         connection and never ends it (join mode "rollback_only": no commit goes through; a
         rollback ends it and the next quick read opens it again).
 
+        Its session carries the database's `UnchangedReads` (`read_unchanged`): rows read by
+        an earlier quick read, reused while no connection has committed since.
+
         Quick reads run one at a time on an event loop. Should another loop thread ask while
         the connection is in use (test clients run their own loops), it gets a pooled unit of work.
         """
@@ -280,7 +356,9 @@ class Database:
                     connection.begin()  # SQLAlchemy's, held open; its BEGIN is ended at once:
                     raw.rollback()  # each quick read has its own SQLite transaction below.
                 raw.execute("BEGIN DEFERRED")
+                self._unchanged_reads.begin(raw)
                 session = Session(bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only")
+                session.info[UNCHANGED_READS] = self._unchanged_reads
             except BaseException:
                 self._close_quick_connection()
                 raise
@@ -301,6 +379,7 @@ class Database:
         """After an error in a quick read: back to the pool (whose reset rolls back), and the
         next quick read takes a fresh connection."""
         connection, self._quick_connection = self._quick_connection, None
+        self._unchanged_reads.clear()
         if connection is not None:
             try:
                 connection.close()

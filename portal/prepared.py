@@ -14,17 +14,20 @@ error wrapping.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ARRAY, Column, ColumnElement, Connection, Dialect, String, any_, bindparam, func, select
+from sqlalchemy import ARRAY, JSON, Column, ColumnElement, Connection, Dialect, String, any_, bindparam, func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql import ClauseElement
+
+from portal.db import read_unchanged
 
 T = TypeVar("T")
 
@@ -166,6 +169,15 @@ class PerDialect:
             found = self._compiled[key] = Prepared(self.stmt, dialect)
         return found
 
+    def fetch_kept(self, session: Session, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """`fetch`, or, in a quick read, the rows an earlier quick read fetched with the same
+        values while the database has stayed unchanged (`portal.db.read_unchanged`). The rows
+        are shared between requests: attach them with `shared=True`."""
+        if session.new or session.deleted or session.dirty:
+            return self.on(session).fetch(session, values)  # flushed and read, as `fetch` would
+        key = (self, *sorted((name, tuple(v) if isinstance(v, list) else v) for name, v in values.items()))
+        return read_unchanged(session, key, lambda: self.on(session).fetch(session, values))
+
 
 class EntityReader(Generic[T]):
     """Puts objects of a mapped class, read as plain rows by a `Prepared` select, into a session
@@ -191,16 +203,19 @@ class EntityReader(Generic[T]):
         self._pk0 = pk[0]
         self._new = mapper.class_manager.new_instance
         self.width = len(self._columns)
+        self._json_at = tuple(i for i, c in enumerate(self._columns) if isinstance(c.type, JSON))
 
     def columns(self) -> list[Column[Any]]:
         return list(self._columns)
 
-    def optional(self, session: Session, values: Sequence[Any]) -> T | None:
+    def optional(self, session: Session, values: Sequence[Any], *, shared: bool = False) -> T | None:
         """`attach`, or None when the primary key is NULL (the missing side of an outer join)."""
-        return None if values[self._pk0] is None else self.attach(session, values)
+        return None if values[self._pk0] is None else self.attach(session, values, shared=shared)
 
-    def attach(self, session: Session, values: Sequence[Any]) -> T:
-        """The object whose column values are `values` (in `columns()` order), in `session`."""
+    def attach(self, session: Session, values: Sequence[Any], *, shared: bool = False) -> T:
+        """The object whose column values are `values` (in `columns()` order), in `session`.
+        `shared`: the values are also given to other sessions (a cache); the object gets its own
+        copy of each JSON value (a dict, a list), so changing one in place changes no other."""
         ident = self._pk(values) if self._pk is not None else (values[self._pk0],)
         key = (self.cls, ident, None)
         identity_map = session.identity_map
@@ -208,6 +223,10 @@ class EntityReader(Generic[T]):
         if found is not None:
             return found  # type: ignore[no-any-return]
         obj = self._new()
+        if shared and self._json_at:
+            values = list(values)
+            for i in self._json_at:
+                values[i] = copy.deepcopy(values[i])
         obj.__dict__.update(zip(self.keys, values, strict=True))
         # What the ORM's loader does for a new row (sqlalchemy/orm/loading.py, `_instance`).
         state = instance_state(obj)

@@ -116,7 +116,8 @@ def _owner(actor: User) -> ownership.Owner | None:
 
 
 # An RMA page's reads, compiled once and read as plain rows (`portal.prepared`): through the ORM
-# they were most of a timeline request (≈ 0.7 ms of ≈ 1.9 ms CPU; docs/decisions/0012).
+# they were most of a timeline request (≈ 0.7 ms of ≈ 1.9 ms CPU; docs/decisions/0012). Quick
+# reads keep the rows while the database is unchanged (`fetch_kept`; decision 0014).
 _RMA = EntityReader(Rma)
 _UNIT = EntityReader(RmaUnit)
 _EVENT = EntityReader(RmaEvent)
@@ -151,14 +152,14 @@ def _load_rma(db: Session, statement: PerDialect, values: dict[str, Any]) -> tup
     """The RMA `statement` finds with its units (in line order) and their product names, in one
     query. The model's own loading takes two (units by `selectin`, each joining its RMA again)
     and the product names a third."""
-    rows = statement.on(db).fetch(db, values)
+    rows = statement.fetch_kept(db, values)
     if not rows:
         return None
-    rma = _RMA.attach(db, rows[0][:_UNIT_AT])
+    rma = _RMA.attach(db, rows[0][:_UNIT_AT], shared=True)
     units: list[RmaUnit] = []
     names: dict[str, str] = {}
     for row in rows:
-        unit = _UNIT.optional(db, row[_UNIT_AT:_NAME_AT])
+        unit = _UNIT.optional(db, row[_UNIT_AT:_NAME_AT], shared=True)
         if unit is None:
             continue
         set_committed_value(unit, "rma", rma)
@@ -500,10 +501,10 @@ _PHOTOS = PerDialect(select(RmaPhoto.id, RmaPhoto.filename).where(RmaPhoto.rma_i
 def _timeline(db: Session, rma: Rma, names: dict[str, str], *, with_photos: bool) -> Timeline:
     unit_ids = [u.id for u in rma.units]
     dialect = db.get_bind().dialect.name
-    rows = _VISIBLE_EVENTS[dialect].on(db).fetch(db, {"unit_ids": list_value(unit_ids, dialect)})
+    rows = _VISIBLE_EVENTS[dialect].fetch_kept(db, {"unit_ids": list_value(unit_ids, dialect)})
     by_unit: dict[int, list[RmaEvent]] = {uid: [] for uid in unit_ids}
     for row in rows:
-        event = _EVENT.attach(db, row)
+        event = _EVENT.attach(db, row, shared=True)
         by_unit[event.unit_id].append(event)
     today = utcnow().date()
     views = []
@@ -522,7 +523,7 @@ def _timeline(db: Session, rma: Rma, names: dict[str, str], *, with_photos: bool
         )
     photos: list[tuple[int, str]] = []
     if with_photos:
-        photos = [(int(pid), str(name)) for pid, name in _PHOTOS.on(db).fetch(db, {"rma_id": rma.id})]
+        photos = [(int(pid), str(name)) for pid, name in _PHOTOS.fetch_kept(db, {"rma_id": rma.id})]
     return Timeline(rma=rma, units=views, photos=photos, cancellable=any(v.cancellable for v in views))
 
 

@@ -23,7 +23,8 @@ COOKIE_NAME = "portal_session"
 
 # This runs on every request: the session row, its user and the user's account in one query,
 # compiled once and read as plain rows; the objects are then put in the request's session as
-# the ORM would load them (≈ 60 µs instead of ≈ 190 µs on SQLite; docs/decisions/0012).
+# the ORM would load them (≈ 60 µs instead of ≈ 190 µs on SQLite; docs/decisions/0012). Quick
+# reads keep the rows while the database is unchanged (portal.db.UnchangedReads, decision 0014).
 _SESSION_READER = EntityReader(WebSession)
 _USER_READER = EntityReader(User)
 _ACCOUNT_READER = EntityReader(Account)
@@ -73,14 +74,17 @@ def load(db: Session, token: str | None, *, idle_s: int) -> LoadedSession | None
     """The live session for a cookie token, or None (unknown, expired, idle, user inactive)."""
     if not token or len(token) > 100:
         return None
-    found = _LOAD_SESSION.on(db).fetch(db, {"token_hash": sha256_hex(token)})
+    # In a quick read, the row is read once for as long as the database stays unchanged (any
+    # commit anywhere, a logout's included, makes the next request read it again).
+    token_hash = sha256_hex(token)
+    found = _LOAD_SESSION.fetch_kept(db, {"token_hash": token_hash})
     if not found:
         return None
     values = found[0]
-    row = _SESSION_READER.attach(db, values[:_USER_AT])
-    user = _USER_READER.optional(db, values[_USER_AT:_ACCOUNT_AT])
+    row = _SESSION_READER.attach(db, values[:_USER_AT], shared=True)
+    user = _USER_READER.optional(db, values[_USER_AT:_ACCOUNT_AT], shared=True)
     if user is not None:
-        set_committed_value(user, "account", _ACCOUNT_READER.optional(db, values[_ACCOUNT_AT:]))
+        set_committed_value(user, "account", _ACCOUNT_READER.optional(db, values[_ACCOUNT_AT:], shared=True))
     now = utcnow()
     if row.expires_at <= now or row.last_seen_at + timedelta(seconds=idle_s) <= now:
         db.delete(row) if db.info.get("writable") else None

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from portal.accounts import service as accounts_service
 from portal.accounts.models import Role, User
-from portal.db import Database, is_sqlite, utcnow
+from portal.db import Database, is_sqlite, read_unchanged, utcnow
 from portal.migrate import upgrade_portal
 
 
@@ -238,3 +241,63 @@ def test_an_in_memory_database_keeps_quick_reads_off_the_event_loop() -> None:
             assert accounts_service.count_users(session) == 1
     finally:
         db.dispose()
+
+
+# -- reads kept while the database is unchanged (portal.db.UnchangedReads: SQLite quick reads) ------
+def _user_count_reader(db: Database, loads: list[int]) -> Callable[[], int]:
+    """Reads the user count in a quick read through `read_unchanged`; `loads` counts real reads."""
+
+    def read() -> int:
+        with db.quick_read() as session:
+
+            def load() -> int:
+                loads.append(1)
+                return accounts_service.count_users(session)
+
+            return read_unchanged(session, ("users",), load)
+
+    return read
+
+
+def test_a_quick_read_reuses_a_value_until_any_connection_commits(state: Any) -> None:
+    db = state.db
+    _create(db, "one@example.com")
+    loads: list[int] = []
+    read = _user_count_reader(db, loads)
+    assert [read(), read(), read()] == [1, 1, 1]
+    if not is_sqlite(db.url):
+        assert len(loads) == 3  # PostgreSQL: no cache, every request reads
+        return
+    assert len(loads) == 1
+    _create(db, "two@example.com")  # a commit through the pool (another worker's would be the same)
+    assert [read(), read()] == [2, 2]
+    assert len(loads) == 2
+    # A commit from another process, through a connection of its own.
+    other = sqlite3.connect(make_url(db.url).database or "")
+    try:
+        other.execute("UPDATE user_account SET name = 'Renamed' WHERE email = 'two@example.com'")
+        other.commit()
+    finally:
+        other.close()
+    assert read() == 2
+    assert len(loads) == 3
+    # A transaction that wrote (a view that flushed in a GET; rolled back at its end) neither
+    # uses nor keeps values, and leaves those kept for the next request.
+    with db.quick_read() as session:
+        accounts_service.create_user(session, email="stray@example.com", password=None, role=Role.CUSTOMER)
+        session.flush()
+        assert read_unchanged(session, ("users",), lambda: accounts_service.count_users(session)) == 3
+    assert read() == 2
+    assert len(loads) == 3
+
+
+def test_the_cache_starts_again_after_a_quick_read_fails(state: Any) -> None:
+    db = state.db
+    _create(db, "one@example.com")
+    loads: list[int] = []
+    read = _user_count_reader(db, loads)
+    read()
+    with pytest.raises(RuntimeError, match="boom"), db.quick_read():
+        raise RuntimeError("boom")  # the quick connection is closed and a fresh one taken
+    assert read() == 1
+    assert len(loads) == 2

@@ -10,7 +10,8 @@ from sqlalchemy.dialects import sqlite
 
 from portal.accounts.models import Account
 from portal.db import UTCDateTime, make_engine
-from portal.prepared import PerDialect, Prepared, bind_processor, list_value, listed
+from portal.prepared import EntityReader, PerDialect, Prepared, bind_processor, list_value, listed
+from portal.security.models import WebSession
 
 DATETIMES = [
     datetime(2026, 12, 7, 13, 5, 9, 123456),
@@ -98,3 +99,22 @@ def test_fetch_reads_in_the_sessions_transaction_and_follows_it_to_the_next(stat
         db.rollback()
         assert names.on(db).fetch(db, {"account_id": "P-2"}) == []
         assert names.on(db).fetch(db, {"account_id": "P-1"}) == [("Pending Ltd",)]
+
+
+def test_objects_attached_from_shared_values_each_get_their_own_json_values(state: Any) -> None:
+    """Values kept for several requests (portal.db.UnchangedReads) are attached with `shared`:
+    a change made in place to one request's session data reaches neither the kept values nor
+    another request."""
+    reader = EntityReader(WebSession)
+    rows = PerDialect(select(*reader.columns()).where(WebSession.token_hash == bindparam("token_hash")))
+    now = datetime.now(UTC)
+    with state.db.unit_of_work() as db:
+        db.add(WebSession(token_hash="h" * 64, created_at=now, last_seen_at=now, expires_at=now, data={"cart": ["a"]}))
+    with state.db.unit_of_work(write=False) as db:
+        kept = rows.on(db).fetch(db, {"token_hash": "h" * 64})[0]
+    with state.db.unit_of_work(write=False) as first, state.db.unit_of_work(write=False) as second:
+        one = reader.attach(first, kept, shared=True)
+        one.data["cart"].append("b")
+        other = reader.attach(second, kept, shared=True)
+        assert other.data == {"cart": ["a"]}
+    assert kept[reader.keys.index("data")] == {"cart": ["a"]}

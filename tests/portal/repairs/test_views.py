@@ -153,6 +153,19 @@ def test_the_timeline_shows_events_quote_accept_and_decline(client: Any, state: 
     assert "This quote has already been answered." in client.get(f"/repairs/{number}").text
 
 
+def test_the_timeline_shows_a_change_made_elsewhere_on_the_next_request(client: Any, state: Any, uow: Any, ids: dict[str, int]) -> None:
+    """Quick reads keep an RMA's rows while the database is unchanged (portal.db.UnchangedReads):
+    a change committed by anyone else (the desk, the CRM pull, another worker) is seen at once."""
+    number = request(state, uow, ids[ANN], "SA1")
+    client.login(ANN)
+    for _ in range(2):
+        assert "Your board is on the bench" not in client.get(f"/repairs/{number}").text
+    with uow() as db:
+        unit = db.scalars(select(RmaUnit)).one()
+        workflow.add_note(db, unit, "Your board is on the bench", customer_visible=True, actor=None)
+    assert "Your board is on the bench" in client.get(f"/repairs/{number}").text
+
+
 def test_cancel_from_the_timeline(client: Any, state: Any, uow: Any, ids: dict[str, int]) -> None:
     number = request(state, uow, ids[ANN], "SA1")
     client.login(ANN)

@@ -5,18 +5,20 @@ cookie afterwards and expects to be treated as signed out."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from portal.accounts.models import User
-from portal.app import AppState
+from portal.app import AppState, create_app
 from portal.db import utcnow
 from portal.security import sessions
 from portal.security.models import WebSession
 from portal.security.tokens import sha256_hex
+from portal.settings import Settings
 from tests.conftest import PASSWORD, WebClient, link_in
 from tests.portal.security import matrix
 from tests.portal.security.conftest import COOKIE_DOMAIN, MEMBERS, World
@@ -199,3 +201,31 @@ def test_a_customer_admin_removing_a_colleague_ends_the_colleagues_sessions(worl
     assert signed_out(colleague)
     with world.state.db.unit_of_work(write=False) as db:
         assert db.get(User, user_id).account_id is None  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def second_worker(settings: Settings) -> Iterator[WebClient]:
+    """A browser served by a second worker process: its own app and database connections on
+    the same database (SQLite quick reads keep what they read while it is unchanged)."""
+    other = create_app(settings, background=False)
+    with WebClient(other, base_url="http://testserver") as web:
+        yield web
+    other.state.portal.db.dispose()
+    other.state.portal.crm_engine.dispose()
+
+
+def test_what_one_worker_commits_reaches_the_next_request_on_another_at_once(world: World, second_worker: WebClient) -> None:
+    web = world.make_client()
+    sign_in(web, world.state, world.email(matrix.CUSTOMER_A))
+    kept = session_cookie(web)
+    assert kept
+    second_worker.cookies.set(sessions.COOKIE_NAME, kept, domain=COOKIE_DOMAIN)
+    for _ in range(2):  # read, then answered from what the second worker kept
+        page = second_worker.get("/account")
+        assert page.status_code == 200
+        assert "Renamed Ann" not in page.text
+    response = web.submit("/account/profile", {"name": "Renamed Ann", "locale": "en"}, form_page="/account/profile")
+    assert response.status_code == 303
+    assert "Renamed Ann" in second_worker.get("/account").text
+    assert web.submit("/logout").headers["location"] == "/"
+    assert signed_out(second_worker)
