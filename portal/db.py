@@ -296,10 +296,16 @@ class Database:
         self._read = sessionmaker(bind=read_bind, expire_on_commit=False)
         self._write = sessionmaker(bind=write_bind, expire_on_commit=False)
         self._after_commit: list[Callable[[Session], None]] = []
-        # Quick reads (SQLite, on the event loop): one connection kept for them (see quick_read).
+        # Quick reads (see quick_read). SQLite, on the event loop: one connection kept for them.
         self._quick_lock = threading.Lock()
         self._quick_connection: Connection | None = None
         self._unchanged_reads = UnchangedReads()
+        # PostgreSQL, on the quick-read threads: a connection kept by each thread.
+        self.keeps_thread_connections = not is_sqlite(url)
+        self._thread_kept = threading.local()
+        self._thread_kept_lock = threading.Lock()
+        self._thread_connections: set[Connection] = set()
+        self._ping_after_idle_s = float(engine_kwargs.get("ping_after_idle_s", PING_AFTER_IDLE_S))
 
     def on_commit(self, hook: Callable[[Session], None]) -> None:
         """Run `hook(session)` after every successful unit-of-work commit (wakes senders)."""
@@ -325,55 +331,120 @@ class Database:
 
     @contextmanager
     def quick_read(self) -> Iterator[Session]:
-        """A read-only unit of work for a quick read on the event loop (SQLite in WAL mode).
-
-        Its own SQLite transaction (BEGIN … ROLLBACK: one snapshot for the request, nothing it
-        might write kept), on a connection kept for quick reads instead of one checked out of
-        the pool: the pool's checkout and reset, SQLAlchemy's BEGIN event and the session's
-        transaction bookkeeping cost ≈ 50 µs a request around ≈ 2 µs of SQLite work
-        (docs/decisions/0013). The session joins a SQLAlchemy transaction held open on that
+        """A read-only unit of work for a quick read: a page that needs a read or two and no
+        write (views declared `on_loop=True`; portal.web). Its session runs on a connection kept
+        for quick reads instead of one checked out of the pool for each request: the pool's
+        checkout and return (with its reset and events), the isolation switch of PostgreSQL's
+        autocommit reads and the session's transaction bookkeeping cost more than the read itself
+        (docs/decisions/0013, 0015). The session joins a SQLAlchemy transaction held open on that
         connection and never ends it (join mode "rollback_only": no commit goes through; a
-        rollback ends it and the next quick read opens it again).
+        rollback ends it and the next quick read opens it again). After an error the connection
+        goes back to the pool and the next quick read takes another.
 
-        Its session carries the database's `UnchangedReads` (`read_unchanged`): rows read by
-        an earlier quick read, reused while no connection has committed since.
-
-        Quick reads run one at a time on an event loop. Should another loop thread ask while
-        the connection is in use (test clients run their own loops), it gets a pooled unit of work.
+        - SQLite in WAL mode (on the event loop): one connection; each quick read has its own
+          SQLite transaction (BEGIN … ROLLBACK: one snapshot for the request, nothing it might
+          write kept), and its session carries the database's `UnchangedReads`
+          (`read_unchanged`): rows read by an earlier quick read, reused while no connection has
+          committed since. Quick reads run one at a time on an event loop; should another loop
+          thread ask while the connection is in use (test clients run their own loops), it gets
+          a pooled unit of work.
+        - PostgreSQL (on the few quick-read threads): a connection per thread, in autocommit as
+          every read is (each statement sees what was committed before it), pinged first when it
+          sat idle for `ping_after_idle_s`, as the pool does (`ping_when_idle`).
+        - An in-memory SQLite database: a pooled unit of work.
         """
-        if not self.reads_never_wait or not self._quick_lock.acquire(blocking=False):
+        if self.reads_never_wait and self._quick_lock.acquire(blocking=False):
+            try:
+                with self._sqlite_quick_read() as session:
+                    yield session
+            finally:
+                self._quick_lock.release()
+        elif self.keeps_thread_connections:
+            with self._thread_quick_read() as session:
+                yield session
+        else:
             with self.unit_of_work(write=False) as session:
                 yield session
-            return
+
+    @contextmanager
+    def _sqlite_quick_read(self) -> Iterator[Session]:
         try:
+            connection = self._quick_connection
+            if connection is None or connection.closed or connection.invalidated:
+                connection = self._quick_connection = self.engine.connect()
+            raw = connection.connection.dbapi_connection
+            assert raw is not None
+            if not connection.in_transaction():
+                connection.begin()  # SQLAlchemy's, held open; its BEGIN is ended at once:
+                raw.rollback()  # each quick read has its own SQLite transaction below.
+            raw.execute("BEGIN DEFERRED")
+            self._unchanged_reads.begin(raw)
+            session = Session(bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only")
+            session.info[UNCHANGED_READS] = self._unchanged_reads
+        except BaseException:
+            self._close_quick_connection()
+            raise
+        failed = True
+        try:
+            yield session
+            failed = False
+        finally:
+            session.close()
+            if failed:
+                self._close_quick_connection()
+            else:
+                raw.rollback()
+
+    @contextmanager
+    def _thread_quick_read(self) -> Iterator[Session]:
+        kept = self._thread_kept
+        try:
+            connection = self._thread_connection(kept)
+            session = Session(bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only")
+        except BaseException:
+            self._close_thread_connection(kept)
+            raise
+        failed = True
+        try:
+            yield session
+            failed = False
+        finally:
+            session.close()
+            if failed:
+                self._close_thread_connection(kept)
+            else:
+                kept.idle_since = time.monotonic()
+
+    def _thread_connection(self, kept: threading.local) -> Connection:
+        connection: Connection | None = getattr(kept, "connection", None)
+        if connection is not None and (connection.closed or connection.invalidated):
+            connection = None
+        if connection is not None and time.monotonic() - kept.idle_since >= self._ping_after_idle_s:
             try:
-                connection = self._quick_connection
-                if connection is None or connection.closed or connection.invalidated:
-                    connection = self._quick_connection = self.engine.connect()
                 raw = connection.connection.dbapi_connection
                 assert raw is not None
-                if not connection.in_transaction():
-                    connection.begin()  # SQLAlchemy's, held open; its BEGIN is ended at once:
-                    raw.rollback()  # each quick read has its own SQLite transaction below.
-                raw.execute("BEGIN DEFERRED")
-                self._unchanged_reads.begin(raw)
-                session = Session(bind=connection, expire_on_commit=False, join_transaction_mode="rollback_only")
-                session.info[UNCHANGED_READS] = self._unchanged_reads
-            except BaseException:
-                self._close_quick_connection()
-                raise
-            failed = True
-            try:
-                yield session
-                failed = False
-            finally:
-                session.close()
-                if failed:
-                    self._close_quick_connection()
-                else:
-                    raw.rollback()
-        finally:
-            self._quick_lock.release()
+                self.engine.dialect.do_ping(raw)
+            except Exception:  # closed by a restart, a failover or an idle timeout: take another
+                connection.invalidate()  # not back to the pool as if it were fine
+                self._close_thread_connection(kept)
+                connection = None
+        if connection is None:
+            connection = self.engine.connect()  # a pool checkout, pinged there if it idled
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            kept.connection = connection
+            with self._thread_kept_lock:
+                self._thread_connections.add(connection)
+        if not connection.in_transaction():
+            connection.begin()  # no BEGIN in autocommit: SQLAlchemy's bookkeeping only
+        return connection
+
+    def _close_thread_connection(self, kept: threading.local) -> None:
+        connection: Connection | None = getattr(kept, "connection", None)
+        kept.connection = None
+        if connection is not None:
+            with self._thread_kept_lock:
+                self._thread_connections.discard(connection)
+            _return_to_pool(connection)
 
     def _close_quick_connection(self) -> None:
         """After an error in a quick read: back to the pool (whose reset rolls back), and the
@@ -381,12 +452,20 @@ class Database:
         connection, self._quick_connection = self._quick_connection, None
         self._unchanged_reads.clear()
         if connection is not None:
-            try:
-                connection.close()
-            except Exception:  # a broken connection: the pool discards it
-                connection.invalidate()
+            _return_to_pool(connection)
 
     def dispose(self) -> None:
         with self._quick_lock:
             self._close_quick_connection()
+        with self._thread_kept_lock:
+            kept, self._thread_connections = self._thread_connections, set()
+        for connection in kept:  # each thread finds its own closed and takes another
+            _return_to_pool(connection)
         self.engine.dispose()
+
+
+def _return_to_pool(connection: Connection) -> None:
+    try:
+        connection.close()  # the pool's reset rolls back
+    except Exception:  # a broken connection: the pool discards it
+        connection.invalidate()

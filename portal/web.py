@@ -352,7 +352,7 @@ def view(
                 form = FormData()
                 if spec.on_loop and request.method in READ_METHODS:
                     if not request.app.state.portal.db.reads_never_wait:
-                        return await run_in_threadpool(_handle, fn, spec, request, form, quick=True)
+                        return await run_in_threadpool(_handle, fn, spec, request, form, None, True, quick=True)
                     deferred: list[Callable[[], None]] = []
                     response = _handle(fn, spec, request, form, deferred)
                     if deferred:
@@ -452,13 +452,19 @@ def _run_all(calls: list[Callable[[], None]]) -> None:
 
 
 def _handle(
-    fn: Callable[[Ctx], Response], spec: ViewSpec, request: Request, form: FormData, deferred: list[Callable[[], None]] | None = None
+    fn: Callable[[Ctx], Response],
+    spec: ViewSpec,
+    request: Request,
+    form: FormData,
+    deferred: list[Callable[[], None]] | None = None,
+    quick: bool = False,
 ) -> Response:
-    """Run a view in its unit of work. `deferred` is given on the event loop (a quick read): the
-    writes the pipeline itself would make are appended to it instead of made."""
+    """Run a view in its unit of work; a quick read's (`Database.quick_read`) when `quick` or on
+    the event loop. `deferred` is given on the event loop: the writes the pipeline itself would
+    make are appended to it instead of made."""
     state: AppState = request.app.state.portal
     write = request.method in UNSAFE_METHODS
-    with state.db.quick_read() if deferred is not None else state.db.unit_of_work(write=write) as db:
+    with state.db.quick_read() if quick or deferred is not None else state.db.unit_of_work(write=write) as db:
         db.info["writable"] = write
         ctx = _build_ctx(state, request, db, form)
         ctx._deferred = deferred

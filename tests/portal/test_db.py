@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -204,8 +205,6 @@ def test_a_pooled_connection_idle_for_a_while_is_tested_and_replaced(state: Any)
     try:
         _fill_pool(db, 3)
         assert _drop_server_connections(db.url) >= 3
-        import time
-
         time.sleep(0.3)
         for _ in range(4):
             _lookup(db)  # each checkout pings, finds the connection gone, and opens a new one
@@ -301,3 +300,99 @@ def test_the_cache_starts_again_after_a_quick_read_fails(state: Any) -> None:
         raise RuntimeError("boom")  # the quick connection is closed and a fresh one taken
     assert read() == 1
     assert len(loads) == 2
+
+
+# -- the connections quick reads keep (SQLite: one, on the event loop; PostgreSQL: one per thread) ----
+def _quick_read_connection(db: Database) -> Any:
+    with db.quick_read() as session:
+        assert accounts_service.count_users(session) >= 0
+        return session.connection().connection.dbapi_connection
+
+
+def test_quick_reads_keep_their_connection_from_one_request_to_the_next(state: Any) -> None:
+    db = state.db
+    first = _quick_read_connection(db)
+    assert _quick_read_connection(db) is first
+    elsewhere: list[Any] = []
+    thread = threading.Thread(target=lambda: elsewhere.extend([_quick_read_connection(db), _quick_read_connection(db)]))
+    thread.start()
+    thread.join()
+    assert elsewhere[0] is elsewhere[1]
+    if is_sqlite(db.url):
+        assert elsewhere[0] is first  # one connection for the database, used by one quick read at a time
+    else:
+        assert elsewhere[0] is not first  # one per quick-read thread
+        with db.quick_read() as session:  # in autocommit, as every PostgreSQL read
+            assert session.connection().connection.dbapi_connection.autocommit
+    with pytest.raises(RuntimeError, match="boom"), db.quick_read():
+        raise RuntimeError("boom")
+    assert _quick_read_connection(db) is not None  # back to the pool after an error; one taken again
+
+
+def _backend_pids(db: Database) -> set[int]:
+    from sqlalchemy import text
+
+    pids: set[int] = set()
+    for _ in range(2):
+        with db.quick_read() as session:
+            pids.add(int(session.execute(text("SELECT pg_backend_pid()")).scalar_one()))
+    return pids
+
+
+def test_a_kept_connection_dropped_by_the_server_is_replaced(state: Any) -> None:
+    if is_sqlite(state.db.url):
+        pytest.skip("PostgreSQL only: SQLite has no server that could close a kept connection")
+    from sqlalchemy.exc import DBAPIError
+
+    idle = Database(state.db.url, ping_after_idle_s=0.2)
+    busy = Database(state.db.url, ping_after_idle_s=3600)
+    try:
+        (idle_pid,) = _backend_pids(idle)
+        (busy_pid,) = _backend_pids(busy)
+        assert _drop_server_connections(state.db.url) >= 2
+        time.sleep(0.3)
+        (fresh,) = _backend_pids(idle)  # pinged after idling, found gone, replaced: no error
+        assert fresh != idle_pid
+        with pytest.raises((DBAPIError, busy.engine.dialect.loaded_dbapi.Error)):
+            _lookup_quickly(busy)  # not idle long enough to be pinged: this request fails …
+        (again,) = _backend_pids(busy)  # … and the next one runs on another connection
+        assert again != busy_pid
+    finally:
+        idle.dispose()
+        busy.dispose()
+
+
+def _lookup_quickly(db: Database) -> None:
+    with db.quick_read() as session:
+        accounts_service.count_users(session)
+
+
+def test_disposing_the_database_closes_every_kept_connection(state: Any) -> None:
+    db = Database(state.db.url)
+    if is_sqlite(db.url):
+        first = _quick_read_connection(db)
+        db.dispose()
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            first.execute("SELECT 1")
+        assert _quick_read_connection(db) is not first  # and the next quick read opens another
+        db.dispose()
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    threads = [threading.Thread(target=_lookup_quickly, args=(db,)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    admin = create_engine(state.db.url, poolclass=NullPool)
+    count = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    try:
+        with admin.connect() as conn:
+            before = int(conn.execute(count).scalar_one())
+        db.dispose()
+        with admin.connect() as conn:
+            after = int(conn.execute(count).scalar_one())
+    finally:
+        admin.dispose()
+    assert before - after >= 3
