@@ -162,12 +162,37 @@ def make_engine(url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S, **kwa
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
+    queue = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if mode == "IMMEDIATE" and not conn.info.get(_QUEUED_WRITER) and queue.acquire(timeout=WRITE_QUEUE_TIMEOUT_S):
+            conn.info[_QUEUED_WRITER] = True
         conn.exec_driver_sql(f"BEGIN {mode}")
 
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        if record.info.pop(_QUEUED_WRITER, False):
+            queue.release()
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(_dbapi_conn: Any, record: Any, _exc: Any) -> None:
+        _on_checkin(_dbapi_conn, record)
+
     return engine
+
+
+# SQLite: writers of one process queue on a lock of the process before they ask SQLite for its
+# write lock (BEGIN IMMEDIATE), and leave the queue when their connection goes back to the pool
+# (after the commit or rollback). Waiting for SQLite's lock itself is a poll: its busy handler
+# sleeps 1, 2, 5, 10 … 100 ms between tries, so with 32 writers at once a few waited seconds while
+# others went ahead (the guest lookup's p95 was 1.8 s at 32 connections; docs/decisions/0016). A
+# lock hands over at once, in about arrival order. Writers of other processes (the adapter, a
+# second worker) still meet at SQLite's lock. After WRITE_QUEUE_TIMEOUT_S a writer stops waiting
+# in the queue and waits at SQLite's lock, whose busy timeout is the same 30 s.
+WRITE_QUEUE_TIMEOUT_S = 30.0
+_QUEUED_WRITER = "portal.queued_writer"
 
 
 def ping_when_idle(engine: Engine, after_s: float) -> None:

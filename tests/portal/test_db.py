@@ -62,6 +62,58 @@ def test_eight_concurrent_writers_on_sqlite_never_see_database_is_locked(tmp_pat
     assert count == 120
 
 
+def _begins(db: Database) -> list[str]:
+    """Every BEGIN the engine sends, in order, with the thread that sent it."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def _record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("BEGIN IMMEDIATE"):
+            seen.append(threading.current_thread().name)
+
+    return seen
+
+
+def test_sqlite_writers_of_one_process_wait_their_turn_before_asking_sqlite(tmp_path: Path) -> None:
+    """A second writer waits in the process's queue, not in SQLite's busy handler (which polls
+    with sleeps of up to 100 ms), and goes ahead as soon as the first commits or fails."""
+    db = Database(f"sqlite:///{tmp_path / 'portal.db'}")
+    upgrade_portal(db.engine)
+    begins = _begins(db)
+    done = threading.Event()
+
+    def second() -> None:
+        with db.unit_of_work() as session:
+            accounts_service.create_user(session, email="second@example.com", password=None, role=Role.CUSTOMER)
+        done.set()
+
+    try:
+        with db.unit_of_work() as session:
+            accounts_service.create_user(session, email="first@example.com", password=None, role=Role.CUSTOMER)
+            session.flush()  # holds SQLite's write lock from here to the commit
+            waiter = threading.Thread(target=second, name="second")
+            waiter.start()
+            assert not done.wait(0.3)
+            assert begins == ["MainThread"]  # the second has not asked SQLite yet
+        assert done.wait(10)
+        assert begins == ["MainThread", "second"]
+        # A writer that fails leaves the queue as well: the next one does not wait.
+        with pytest.raises(RuntimeError, match="boom"), db.unit_of_work() as session:
+            accounts_service.create_user(session, email="failed@example.com", password=None, role=Role.CUSTOMER)
+            session.flush()
+            raise RuntimeError("boom")
+        after_failure = threading.Thread(target=_create, args=(db, "third@example.com"))
+        after_failure.start()
+        after_failure.join(10)
+        assert not after_failure.is_alive()
+        with db.unit_of_work(write=False) as session:
+            assert accounts_service.count_users(session) == 3
+    finally:
+        db.dispose()
+
+
 def test_migration_0010_applies_and_keeps_room_in_outbox_pages_on_postgresql(state: Any) -> None:
     """Migration 0010 runs on both databases; on PostgreSQL it leaves free space in each outbox
     page, so the relay's lease update can stay in its page without new index entries (HOT)."""
