@@ -163,17 +163,24 @@ def make_engine(url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S, **kwa
         cur.close()
 
     queue = threading.Lock()
+    holder: list[int | None] = [None]  # the thread whose writer holds the queue
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode == "IMMEDIATE" and not conn.info.get(_QUEUED_WRITER) and queue.acquire(timeout=WRITE_QUEUE_TIMEOUT_S):
-            conn.info[_QUEUED_WRITER] = True
+        if mode == "IMMEDIATE" and not conn.info.get(_QUEUED_WRITER):
+            if holder[0] == threading.get_ident():
+                # It would wait for itself: for the queue, then for SQLite's lock, then fail.
+                raise RuntimeError("a second write transaction on a thread whose first is still open")
+            if queue.acquire(timeout=WRITE_QUEUE_TIMEOUT_S):
+                holder[0] = threading.get_ident()
+                conn.info[_QUEUED_WRITER] = True
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
         if record.info.pop(_QUEUED_WRITER, False):
+            holder[0] = None
             queue.release()
 
     @event.listens_for(engine, "invalidate")
@@ -188,9 +195,10 @@ def make_engine(url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S, **kwa
 # (after the commit or rollback). Waiting for SQLite's lock itself is a poll: its busy handler
 # sleeps 1, 2, 5, 10 … 100 ms between tries, so with 32 writers at once a few waited seconds while
 # others went ahead (the guest lookup's p95 was 1.8 s at 32 connections; docs/decisions/0016). A
-# lock hands over at once, in about arrival order. Writers of other processes (the adapter, a
+# lock hands over at once (in no guaranteed order). Writers of other processes (the adapter, a
 # second worker) still meet at SQLite's lock. After WRITE_QUEUE_TIMEOUT_S a writer stops waiting
-# in the queue and waits at SQLite's lock, whose busy timeout is the same 30 s.
+# in the queue and waits at SQLite's lock, whose busy timeout is another 30 s. A thread that opens
+# a second write transaction while its first is open gets an error at once instead.
 WRITE_QUEUE_TIMEOUT_S = 30.0
 _QUEUED_WRITER = "portal.queued_writer"
 

@@ -63,6 +63,9 @@ def deliver_due(db: Database, transport: Transport, *, sender: str, limit: int =
         ).all()
     sent = 0
     for message_id in candidates:
+        # Claimed and built in one short transaction, sent outside any, the outcome recorded in
+        # another: a write transaction holds SQLite's write lock, and an SMTP exchange (up to its
+        # timeout) inside one kept every other writer waiting (docs/decisions/0016).
         with db.unit_of_work() as session:
             claimed = session.execute(
                 update(MailMessage)
@@ -73,23 +76,28 @@ def deliver_due(db: Database, transport: Transport, *, sender: str, limit: int =
                 )
                 .values(locked_until=now + LEASE, attempts=MailMessage.attempts + 1)
             ).rowcount  # type: ignore[attr-defined]
-        if not claimed:
+            email = build_message(session.get_one(MailMessage, message_id), sender) if claimed else None
+        if email is None:
             continue
+        failure: tuple[str, bool | None] | None = None  # (error, permanent; None: after MAX_ATTEMPTS)
+        try:
+            transport.send(email)
+        except PermanentMailError as exc:
+            failure = (str(exc), True)
+        except (TransientMailError, OSError) as exc:
+            failure = (str(exc), None)
+        except Exception as exc:  # a permanent refusal (5xx, bad address)
+            failure = (str(exc), True)
         with db.unit_of_work() as session:
             message = session.get_one(MailMessage, message_id)
-            try:
-                transport.send(build_message(message, sender))
-            except PermanentMailError as exc:
-                _record_failure(message, str(exc), permanent=True)
-                log.error("mail.failed", message_id=message_id, error=str(exc))
-                continue
-            except (TransientMailError, OSError) as exc:
-                _record_failure(message, str(exc), permanent=message.attempts >= MAX_ATTEMPTS)
-                log.warning("mail.retry", message_id=message_id, error=str(exc), attempts=message.attempts)
-                continue
-            except Exception as exc:  # a permanent refusal (5xx, bad address)
-                _record_failure(message, str(exc), permanent=True)
-                log.error("mail.failed", message_id=message_id, error=str(exc))
+            if failure is not None:
+                error, permanent = failure
+                if permanent is None:
+                    _record_failure(message, error, permanent=message.attempts >= MAX_ATTEMPTS)
+                    log.warning("mail.retry", message_id=message_id, error=error, attempts=message.attempts)
+                else:
+                    _record_failure(message, error, permanent=True)
+                    log.error("mail.failed", message_id=message_id, error=error)
                 continue
             message.status = DeliveryStatus.SENT
             message.sent_at = utcnow()

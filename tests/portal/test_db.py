@@ -110,6 +110,13 @@ def test_sqlite_writers_of_one_process_wait_their_turn_before_asking_sqlite(tmp_
         assert not after_failure.is_alive()
         with db.unit_of_work(write=False) as session:
             assert accounts_service.count_users(session) == 3
+        # A second write transaction on a thread whose first is open would wait for itself.
+        with db.unit_of_work() as session:
+            accounts_service.create_user(session, email="outer@example.com", password=None, role=Role.CUSTOMER)
+            session.flush()
+            with pytest.raises(RuntimeError, match="second write transaction"):
+                _create(db, "inner@example.com")
+        _create(db, "after@example.com")  # the queue is free again
     finally:
         db.dispose()
 

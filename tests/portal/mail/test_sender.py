@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.mail.models import DeliveryStatus, MailMessage, MailRecipient
 from portal.mail.sender import deliver_due
@@ -174,3 +174,28 @@ def test_the_in_process_sender_delivers_soon_after_commit(settings: Any, state: 
         return len(list((settings.maildir / "new").glob("*")))
 
     assert asyncio.run(scenario()) == 1
+
+
+def test_a_slow_smtp_exchange_holds_up_no_other_writer(state: Any, uow: Callable[..., Any]) -> None:
+    """The message is sent outside any transaction: on SQLite a write transaction holds the
+    database's one write lock, and every other writer would wait for the SMTP server."""
+    _queue(state, uow, "slow@example.com")
+    others: list[str] = []
+
+    class SlowTransport:
+        def send(self, message: Any) -> None:
+            def another_writer() -> None:
+                with state.db.unit_of_work() as session:
+                    session.execute(update(MailMessage).where(MailMessage.id == -1).values(last_error="x"))
+                others.append("committed")
+
+            writer = threading.Thread(target=another_writer)
+            writer.start()
+            writer.join(5)  # while this "SMTP exchange" is still going on
+            others.append("alive" if writer.is_alive() else "done")
+            writer.join()
+
+    assert deliver_due(state.db, SlowTransport(), sender="p@example.com") == 1
+    assert others == ["committed", "done"]
+    with uow() as session:
+        assert session.scalars(select(MailMessage.status)).all() == [DeliveryStatus.SENT]
