@@ -240,6 +240,19 @@ def ping_when_idle(engine: Engine, after_s: float) -> None:
 
 _T = TypeVar("_T")
 
+
+@contextmanager
+def without_database() -> Iterator[Session]:
+    """A unit of work for a request that reads nothing: a session bound to no database, so a
+    query through it raises `UnboundExecutionError` instead of reading (portal.web,
+    `view(uses_database=False)`)."""
+    session = Session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 # Where a quick read's session keeps its `UnchangedReads` (Session.info).
 UNCHANGED_READS = "portal.unchanged_reads"
 

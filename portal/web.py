@@ -34,7 +34,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from portal.accounts.models import Role, User
-from portal.db import utcnow
+from portal.db import utcnow, without_database
 from portal.errors import DomainError, Forbidden, LoginRequired, NotFound, RateLimited
 from portal.i18n import HTML_LANG, LANGUAGE_NAMES, LOCALES, Translator, negotiate, normalise_locale
 from portal.security import sessions
@@ -96,6 +96,10 @@ class ViewSpec:
     # A quick read: its GET runs on the event loop where the database lets reads never wait
     # (SQLite in WAL mode), saving the hop to a view thread; it must not write (docs/decisions/0012).
     on_loop: bool = False
+    # False: the view itself reads nothing from the database (a quick read's page made of
+    # templates and settings). A request without a session cookie then has nothing to read at
+    # all and runs on the event loop on every database, with no unit of work (decision 0017).
+    uses_database: bool = True
 
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -326,7 +330,10 @@ def view(
     max_body: int = MAX_BODY_BYTES,
     max_fields: int = MAX_FORM_FIELDS,
     on_loop: bool = False,
+    uses_database: bool = True,
 ) -> Callable[[Callable[[Ctx], Response]], Callable[[Request], Any]]:
+    if not uses_database and not on_loop:
+        raise ValueError("uses_database=False is for quick reads (on_loop=True)")
     spec = ViewSpec(
         methods=tuple(methods),
         roles=roles,
@@ -335,6 +342,7 @@ def view(
         max_body=max_body,
         max_fields=max_fields,
         on_loop=on_loop,
+        uses_database=uses_database,
     )
 
     def decorate(fn: Callable[[Ctx], Response]) -> Callable[[Request], Any]:
@@ -351,10 +359,11 @@ def view(
             else:
                 form = FormData()
                 if spec.on_loop and request.method in READ_METHODS:
-                    if not request.app.state.portal.db.reads_never_wait:
+                    reads_nothing = not spec.uses_database and sessions.COOKIE_NAME not in request.cookies
+                    if not reads_nothing and not request.app.state.portal.db.reads_never_wait:
                         return await run_in_threadpool(_handle, fn, spec, request, form, None, True, quick=True)
                     deferred: list[Callable[[], None]] = []
-                    response = _handle(fn, spec, request, form, deferred)
+                    response = _handle(fn, spec, request, form, deferred, database=not reads_nothing)
                     if deferred:
                         await run_in_threadpool(_run_all, deferred)
                     return response
@@ -458,13 +467,20 @@ def _handle(
     form: FormData,
     deferred: list[Callable[[], None]] | None = None,
     quick: bool = False,
+    database: bool = True,
 ) -> Response:
     """Run a view in its unit of work; a quick read's (`Database.quick_read`) when `quick` or on
-    the event loop. `deferred` is given on the event loop: the writes the pipeline itself would
-    make are appended to it instead of made."""
+    the event loop; none (`without_database`) when not `database`. `deferred` is given on the
+    event loop: the writes the pipeline itself would make are appended to it instead of made."""
     state: AppState = request.app.state.portal
     write = request.method in UNSAFE_METHODS
-    with state.db.quick_read() if quick or deferred is not None else state.db.unit_of_work(write=write) as db:
+    if not database:
+        unit = without_database()
+    elif quick or deferred is not None:
+        unit = state.db.quick_read()
+    else:
+        unit = state.db.unit_of_work(write=write)
+    with unit as db:
         db.info["writable"] = write
         ctx = _build_ctx(state, request, db, form)
         ctx._deferred = deferred

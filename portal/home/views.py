@@ -13,7 +13,7 @@ from portal.i18n import LOCALES
 from portal.web import LANG_COOKIE, Ctx, safe_next, view
 
 
-@view(on_loop=True)
+@view(on_loop=True, uses_database=False)
 def home(ctx: Ctx) -> Response:
     return ctx.render("home/index.html")
 

@@ -75,3 +75,53 @@ def test_a_refused_quick_read_is_audited_before_the_answer(client: Any, make_use
     with state.db.unit_of_work(write=False) as db:
         targets = list(db.scalars(select(AuditEvent.target).where(AuditEvent.action == "access.denied")))
     assert targets == ["GET /repairs/RMA-ZZZZZZ"]
+
+
+def test_a_guest_page_that_reads_nothing_takes_no_thread_and_no_unit_of_work(
+    client: Any, make_user: Any, state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`view(uses_database=False)`: without a session cookie there is nothing to read, so the home
+    page runs on the event loop on every database (PostgreSQL too) and opens no unit of work."""
+    units: list[str] = []
+    quick_read = state.db.quick_read
+
+    def counting_quick_read() -> Any:
+        units.append("quick read")
+        return quick_read()
+
+    monkeypatch.setattr(state.db, "quick_read", counting_quick_read)
+    hops = _count_hops(monkeypatch)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'href="/warranty"' in page.text
+    assert (hops, units) == ([], [])
+    make_user("home@example.com", Role.CUSTOMER)
+    client.login("home@example.com")
+    hops.clear()
+    units.clear()
+    assert client.get("/").status_code == 200
+    # Signed in, the session is looked up: a quick read (PostgreSQL: on a quick-read thread).
+    assert units == ["quick read"]
+    assert hops == ([] if state.db.reads_never_wait else ["_handle (quick-read thread)"])
+
+
+def test_views_that_read_nothing_are_quick_reads_and_never_touch_the_session() -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import UnboundExecutionError
+
+    from portal.db import without_database
+    from portal.web import view
+
+    with without_database() as session, pytest.raises(UnboundExecutionError):
+        session.execute(text("SELECT 1"))  # a view wrongly declared fails loudly, it reads nothing
+    with pytest.raises(ValueError, match="on_loop"):
+        view(uses_database=False)
+
+
+def test_views_declared_to_read_nothing_do_not_use_the_database_in_their_source(settings: Any) -> None:
+    declared = [
+        (path, endpoint) for path, endpoint in _views(create_app(settings, background=False)) if not endpoint.portal_view.uses_database
+    ]
+    assert [path for path, _ in declared] == ["/"]
+    for path, endpoint in declared:
+        assert not re.search(r"ctx\.db|service\.", inspect.getsource(endpoint.__wrapped_view__)), path
