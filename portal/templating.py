@@ -13,11 +13,19 @@ from typing import Any
 from babel.core import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, nodes, select_autoescape
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 
 from portal.i18n import HTML_LANG
+
+# markupsafe's own escaping of a `str` (its `escape` wraps the result in `Markup`); a private name
+# of the pinned version, checked against `escape` by tests/portal/test_templating.py.
+try:
+    from markupsafe._speedups import _escape_inner
+except ImportError:  # pragma: no cover - the pure-Python build
+    from markupsafe._native import _escape_inner
 
 # Parsed once: Babel parses a locale given as a string ("en_GB") again on every call, which
 # was a third to a half of each |date, |datetime and |money (docs/performance.md, issue 4).
@@ -46,13 +54,119 @@ def _format_money(cents: int, currency: str, locale: str) -> str:
     return format_currency(cents / 100, currency, locale=_babel_locale(locale))
 
 
+def escape_text(value: Any) -> str:
+    """What `markupsafe.escape` returns, as a plain `str`: output is joined into the page's text
+    at once, so the `Markup` object `escape` builds around each value (a Python-level `__new__`,
+    ≈ 0.6 µs; the RMA timeline escapes ≈ 110 values) is never needed. Jinja wraps a macro's or a
+    `{% set %}` block's output in `Markup` itself."""
+    if type(value) is str:
+        return _escape_inner(value)
+    html = getattr(value, "__html__", None)
+    if html is not None:
+        return str(html())
+    return _escape_inner(str(value))
+
+
+class JoinedOutputGenerator(CodeGenerator):
+    """Jinja's code generator, with the pieces of one output node (the text and `{{ ... }}`
+    between two tags) joined into one string and yielded once, where Jinja yields each piece.
+
+    A page is a chain of generators (an include inside a block of a child of `base.html`), and
+    each yield resumes every frame of the chain: the RMA timeline yielded ≈ 300 pieces through four
+    generators, ≈ 140 once joined, and an included page's are joined into one (docs/decisions/0018).
+    Outputs written into a buffer (macros, `{% set %}` blocks, call blocks) are left to Jinja.
+    Values are escaped by `escape_text` where autoescaping is on for the whole template.
+    """
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        self.writeline(f"from {__name__} import escape_text as _portal_escape_text")
+        super().visit_Template(node, frame)
+
+    def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: CodeGenerator._FinalizeInfo) -> None:
+        if frame.eval_ctx.autoescape and not frame.eval_ctx.volatile:
+            self.write("_portal_escape_text(")
+            if finalize.src is not None:
+                self.write(finalize.src)
+            return
+        super()._output_child_pre(node, frame, finalize)
+
+    def visit_Output(self, node: nodes.Output, frame: Frame) -> None:
+        if frame.buffer is not None:
+            super().visit_Output(node, frame)
+            return
+        body = self._output_body(node, frame)
+        if len(body) < 2:
+            super().visit_Output(node, frame)
+            return
+        if frame.require_output_check:
+            # As Jinja does: nothing is output outside blocks of a template that extends another.
+            if self.has_known_extends:
+                return
+            self.writeline("if parent_template is None:")
+            self.indent()
+        finalize = self._make_finalize()
+        self.writeline("yield ''.join((")  # every piece is a str already (escaped or str())
+        self.indent()
+        for item in body:
+            if isinstance(item, list):
+                self.writeline(self._output_const_repr(item) + ",")
+            else:
+                self.newline(item)
+                self._output_child_pre(item, frame, finalize)
+                self.visit(item, frame)
+                self._output_child_post(item, frame, finalize)
+                self.write(",")
+        self.outdent()
+        self.writeline("))")
+        if frame.require_output_check:
+            self.outdent()
+
+    def visit_Include(self, node: nodes.Include, frame: Frame) -> None:
+        # `{% include "name" %}` with the context: the included page's pieces joined as they are
+        # made and yielded once, where Jinja passes each one on from a loop of its own.
+        plain = isinstance(node.template, nodes.Const) and isinstance(node.template.value, str)
+        if not plain or node.ignore_missing or not node.with_context or frame.buffer is not None or self.environment.is_async:
+            super().visit_Include(node, frame)
+            return
+        self.writeline("template = environment.get_template(", node)
+        self.visit(node.template, frame)
+        self.write(f", {self.name!r})")
+        self.writeline(
+            f"yield ''.join(template.root_render_func(template.new_context(context.get_all(), True, {self.dump_local_context(frame)})))"
+        )
+
+    def _output_body(self, node: nodes.Output, frame: Frame) -> list[list[str] | nodes.Expr]:
+        """The node's children as Jinja groups them: runs of constants folded at compile time
+        (each a list of strings) and expressions to evaluate (the same loop as `visit_Output`)."""
+        finalize = self._make_finalize()
+        body: list[list[str] | nodes.Expr] = []
+        for child in node.nodes:
+            try:
+                if not (finalize.const or isinstance(child, nodes.TemplateData)):
+                    raise nodes.Impossible()
+                const = self._output_child_to_const(child, frame, finalize)
+            except (nodes.Impossible, Exception):
+                body.append(child)
+                continue
+            last = body[-1] if body else None
+            if isinstance(last, list):
+                last.append(const)
+            else:
+                body.append([const])
+        return body
+
+
 class PortalEnvironment(Environment):
     """Jinja's environment, with each template's globals a plain dict instead of a `ChainMap`
     over the environment's: every render copies them into a new context, and copying a
     `ChainMap` looks each environment global up in the template's own map first, raising and
     catching a `KeyError` for each (eight a page, ≈ 10 µs). The environment's globals are all set
     when it is made (`make_environment`, Starlette's `url_for`), before any template is loaded,
-    so a snapshot taken at load time is the same thing."""
+    so a snapshot taken at load time is the same thing.
+
+    Its templates are compiled by `JoinedOutputGenerator`."""
+
+    code_generator_class = JoinedOutputGenerator
 
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:  # type: ignore[override]
         return {**self.globals, **(d or {})}
