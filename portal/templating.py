@@ -172,6 +172,13 @@ class PortalEnvironment(Environment):
         return {**self.globals, **(d or {})}
 
 
+# Compiled templates kept in a plain dict (Jinja's meaning of a negative size): the pages are the
+# files of `templates/`, a fixed set. Jinja's LRU cache moves a template to the end of a deque on
+# every `get_template`, a linear `deque.remove` comparing keys that a page makes four or five
+# times (its own, `base.html`, includes, imported macros).
+TEMPLATE_CACHE_SIZE = -1
+
+
 def make_environment(templates_dir: Path) -> Environment:
     env = PortalEnvironment(
         loader=FileSystemLoader(str(templates_dir)),
@@ -180,6 +187,7 @@ def make_environment(templates_dir: Path) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
+        cache_size=TEMPLATE_CACHE_SIZE,
         extensions=["jinja2.ext.i18n"],
     )
     env.globals["html_lang"] = HTML_LANG
@@ -202,7 +210,13 @@ def make_environment(templates_dir: Path) -> Environment:
         makes six on every page)."""
         return path.startswith(prefix)
 
+    def isoformat(value: date) -> str:
+        """`moment|isoformat` for `<time datetime=...>`: a filter is called directly, a method
+        call (`moment.isoformat()`) goes through Jinja's `Context.call` (ten a timeline page)."""
+        return value.isoformat()
+
     env.tests["under"] = under
+    env.filters["isoformat"] = isoformat
     env.filters["date"] = date_filter
     env.filters["datetime"] = datetime_filter
     env.filters["money"] = money_filter
@@ -330,7 +344,7 @@ def locale_environment(env: Environment, locale: str, gettext: Callable[[str], s
         found = overlays.get(locale)
         if found is None:
             # A cache of its own (an overlay otherwise starts with copies of the base's templates).
-            found = env.overlay(extensions=[_TranslatedLiterals], cache_size=400)
+            found = env.overlay(extensions=[_TranslatedLiterals], cache_size=TEMPLATE_CACHE_SIZE)
             found.portal_gettext = gettext  # type: ignore[attr-defined]
             # A filter dictionary of its own (an overlay shares its base's) with this locale's `_`.
             found.filters = {**env.filters, TRANSLATE_FILTER: lambda message, **params: gettext(message, **params)}

@@ -218,3 +218,9 @@ def test_an_undefined_value_still_fails_the_render() -> None:
         portal.from_string("<p>{{ a.nope }}</p>").render(a=_Person("Ann"))
     with pytest.raises(UndefinedError):
         portal.from_string("<p>{{ a.nope }}</p>").render(a={"yes": 1})
+
+
+def test_isoformat_filter_writes_the_machine_readable_moment() -> None:
+    singapore = MOMENT.astimezone(timezone(timedelta(hours=8)))
+    assert ENV.filters["isoformat"](singapore) == "2026-12-07T23:30:00+08:00"
+    assert ENV.filters["isoformat"](date(2026, 12, 7)) == "2026-12-07"
