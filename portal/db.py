@@ -385,7 +385,8 @@ class Database:
         (docs/decisions/0013, 0015). The session joins a SQLAlchemy transaction held open on that
         connection and never ends it (join mode "rollback_only": no commit goes through; a
         rollback ends it and the next quick read opens it again). After an error the connection
-        goes back to the pool and the next quick read takes another.
+        goes back to the pool and the next quick read takes another. A connection kept for quick
+        reads refuses writes (`_set_read_only`; decision 0019) until it goes back to the pool.
 
         - SQLite in WAL mode (on the event loop): one connection; each quick read has its own
           SQLite transaction (BEGIN … ROLLBACK: one snapshot for the request, nothing it might
@@ -418,6 +419,7 @@ class Database:
             connection = self._quick_connection
             if connection is None or connection.closed or connection.invalidated:
                 connection = self._quick_connection = self.engine.connect()
+                _set_read_only(connection, True)
             raw = connection.connection.dbapi_connection
             assert raw is not None
             if not connection.in_transaction():
@@ -477,6 +479,7 @@ class Database:
         if connection is None:
             connection = self.engine.connect()  # a pool checkout, pinged there if it idled
             connection.execution_options(isolation_level="AUTOCOMMIT")
+            _set_read_only(connection, True)
             kept.connection = connection
             with self._thread_kept_lock:
                 self._thread_connections.add(connection)
@@ -490,7 +493,7 @@ class Database:
         if connection is not None:
             with self._thread_kept_lock:
                 self._thread_connections.discard(connection)
-            _return_to_pool(connection)
+            _return_read_only_to_pool(connection)
 
     def _close_quick_connection(self) -> None:
         """After an error in a quick read: back to the pool (whose reset rolls back), and the
@@ -498,7 +501,7 @@ class Database:
         connection, self._quick_connection = self._quick_connection, None
         self._unchanged_reads.clear()
         if connection is not None:
-            _return_to_pool(connection)
+            _return_read_only_to_pool(connection)
 
     def dispose(self) -> None:
         with self._quick_lock:
@@ -506,8 +509,34 @@ class Database:
         with self._thread_kept_lock:
             kept, self._thread_connections = self._thread_connections, set()
         for connection in kept:  # each thread finds its own closed and takes another
-            _return_to_pool(connection)
+            _return_read_only_to_pool(connection)
         self.engine.dispose()
+
+
+def _set_read_only(connection: Connection, read_only: bool) -> None:
+    """A connection kept for quick reads refuses writes in the database itself: a write that
+    slipped into a quick read fails at once, where SQLite would hold its write lock until the
+    rollback and PostgreSQL's autocommit would commit it (the pipeline refuses its own writes on
+    the loop, `Ctx._refuse_on_loop`; this covers a view's). Reset before the pool has it back."""
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        if connection.dialect.name == "sqlite":
+            cursor.execute(f"PRAGMA query_only = {int(read_only)}")
+        else:
+            cursor.execute(f"SET default_transaction_read_only = {'on' if read_only else 'off'}")
+    finally:
+        cursor.close()
+
+
+def _return_read_only_to_pool(connection: Connection) -> None:
+    if not (connection.closed or connection.invalidated):  # (an invalidated one would reconnect)
+        try:
+            _set_read_only(connection, False)
+        except Exception:  # a broken connection: the pool discards it
+            connection.invalidate()
+    _return_to_pool(connection)
 
 
 def _return_to_pool(connection: Connection) -> None:

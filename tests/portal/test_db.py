@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from portal.accounts import service as accounts_service
 from portal.accounts.models import Role, User
@@ -155,15 +156,37 @@ def test_quick_reads_see_every_commit_and_keep_nothing_they_write(state: Any) ->
     _create(db, "second@example.com")
     with db.quick_read() as session:
         assert accounts_service.find_by_email(session, "second@example.com") is not None
-    if not is_sqlite(db.url):
-        return  # PostgreSQL reads run in autocommit: the next part is SQLite's (portal/db.py)
-    with db.quick_read() as session:
+
+
+def _refuses_writes(raw: Any, sqlite: bool, *, in_pool: bool = False) -> bool:
+    cursor = raw.cursor()
+    try:
+        cursor.execute("PRAGMA query_only" if sqlite else "SHOW default_transaction_read_only")
+        value = cursor.fetchone()[0]
+    finally:
+        cursor.close()
+        if in_pool:
+            raw.rollback()  # leave no transaction open in a connection the pool holds
+    return bool(value) if sqlite else value == "on"
+
+
+def test_a_write_in_a_quick_read_is_refused_by_the_database_and_the_pool_gets_a_writable_connection(state: Any) -> None:
+    """A view declared a quick read that writes anyway: SQLite would take its write lock until the
+    rollback, PostgreSQL's autocommit would commit. The connection kept for quick reads refuses."""
+    db = state.db
+    sqlite = is_sqlite(db.url)
+    _create(db, "first@example.com")
+    with pytest.raises(DBAPIError, match=r"(?i)read.?only"), db.quick_read() as session:
+        raw = session.connection().connection.dbapi_connection
+        assert _refuses_writes(raw, sqlite)
         accounts_service.create_user(session, email="stray@example.com", password=None, role=Role.CUSTOMER)
         session.flush()
-        assert accounts_service.find_by_email(session, "stray@example.com") is not None
-    with db.unit_of_work(write=False) as session:
-        assert accounts_service.find_by_email(session, "stray@example.com") is None  # rolled back
+    assert not _refuses_writes(raw, sqlite, in_pool=True)  # given back to the pool as writable as it came
+    _create(db, "second@example.com")
+    with db.quick_read() as session:
+        assert accounts_service.find_by_email(session, "stray@example.com") is None
         assert accounts_service.count_users(session) == 2
+        assert _refuses_writes(session.connection().connection.dbapi_connection, sqlite)
 
 
 def test_a_quick_read_sees_its_databases_snapshot_and_holds_none_between_requests(state: Any) -> None:
@@ -274,7 +297,6 @@ def test_a_pooled_connection_idle_for_a_while_is_tested_and_replaced(state: Any)
 def test_after_a_connection_fails_in_use_the_pool_opens_fresh_ones(state: Any) -> None:
     if is_sqlite(state.db.url):
         pytest.skip("PostgreSQL only: SQLite has no server that could close the pool's connections")
-    from sqlalchemy.exc import DBAPIError
 
     db = Database(state.db.url, ping_after_idle_s=3600)  # busy: never idle long enough to be pinged
     try:
@@ -339,14 +361,12 @@ def test_a_quick_read_reuses_a_value_until_any_connection_commits(state: Any) ->
         other.close()
     assert read() == 2
     assert len(loads) == 3
-    # A transaction that wrote (a view that flushed in a GET; rolled back at its end) neither
-    # uses nor keeps values, and leaves those kept for the next request.
-    with db.quick_read() as session:
+    # A quick read that tries to write fails (decision 0019), and the next one reads afresh.
+    with pytest.raises(DBAPIError, match=r"(?i)read.?only"), db.quick_read() as session:
         accounts_service.create_user(session, email="stray@example.com", password=None, role=Role.CUSTOMER)
         session.flush()
-        assert read_unchanged(session, ("users",), lambda: accounts_service.count_users(session)) == 3
     assert read() == 2
-    assert len(loads) == 3
+    assert len(loads) == 4
 
 
 def test_the_cache_starts_again_after_a_quick_read_fails(state: Any) -> None:
