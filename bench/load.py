@@ -13,9 +13,11 @@ as alice@example.com once, measures the account page's size, starts the ceiling 
 Both servers run with the same settings (one uvicorn worker, 127.0.0.1, no access log)
 pinned to CPU 0, with PostgreSQL when it is used; wrk is pinned to CPU 1. The portal's own
 request counters (/metrics) confirm that every measured request was answered 200 (a lost
-session would show as redirects to /login, which wrk counts as successes). It prints requests/s, p50 and p99 and each
-page's ratio to the ceilings, and a PASS/FAIL line against the 40 % target as information:
-the exit status is 0 unless something broke.
+session would show as redirects to /login, which wrk counts as successes). It prints requests/s, p50 and p99, the
+server process's CPU time per request ("µs CPU": steadier than requests/s on a shared machine;
+PostgreSQL's own processes are not in it) and each page's ratio to the ceilings, and a
+PASS/FAIL line against the 40 % target as information: the exit status is 0 unless something
+broke.
 """
 
 from __future__ import annotations
@@ -72,6 +74,19 @@ def pinned(cpu: str, cmd: list[str]) -> list[str]:
     return cmd
 
 
+def process_cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used so far (Linux's /proc; 0.0 where there is none).
+    Per request it is a steadier figure than requests/s on this shared machine: it does not count
+    the time the server waited for the CPU, only what it spent."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # -- servers -----------------------------------------------------------------------------------------
 class Server:
     """One uvicorn process (1 worker, loopback, no access log) pinned to the server CPU."""
@@ -117,6 +132,10 @@ class Server:
             time.sleep(0.1)
         raise BenchError(f"{self.name} did not answer within 60 s:\n{self.log_tail()}")
 
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -149,6 +168,11 @@ class WrkResult:
     errors: dict[str, int] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     rounds: list[dict[str, float]] = field(default_factory=list)
+    server_cpu_s: float = 0.0  # CPU the server process used while wrk ran (process_cpu_seconds)
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.server_cpu_s / self.requests * 1e6 if self.requests else 0.0
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
@@ -348,15 +372,20 @@ def bench_database(kind: str, args: argparse.Namespace, work: Path) -> dict[str,
                         run_wrk(url, seconds=args.warmup, connections=args.connections, threads=args.threads, headers=headers)
                     before = status_counts(server.base, route) if route else {}
                     say(f"  measuring {name:<16} {args.duration:g} s, {args.connections} connections")
+                    cpu_before = process_cpu_seconds(server.pid)
                     output = run_wrk(url, seconds=args.duration, connections=args.connections, threads=args.threads, headers=headers)
                     result = parse_wrk(output, name, url)
+                    result.server_cpu_s = process_cpu_seconds(server.pid) - cpu_before
                     result.bytes_per_response = size
                     if route:
                         result.statuses = count_diff(before, status_counts(server.base, route))
                         others = sum(n for status, n in result.statuses.items() if status != "200")
                         if others:
                             result.errors["not_200"] = others
-                    say(f"            {result.rps:10.1f} req/s   p50 {result.p50_ms:7.2f} ms   p99 {result.p99_ms:7.2f} ms")
+                    say(
+                        f"            {result.rps:10.1f} req/s   p50 {result.p50_ms:7.2f} ms   p99 {result.p99_ms:7.2f} ms   "
+                        f"server CPU {result.cpu_us_per_request:5.0f} µs/request"
+                    )
                     if result.errors:
                         say(f"            errors: {result.errors}")
                     rounds[name].append(result)
@@ -393,7 +422,8 @@ def combine(runs: list[WrkResult]) -> WrkResult:
         bytes_per_response=first.bytes_per_response,
         errors=errors,
         statuses=statuses,
-        rounds=[{"rps": r.rps, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms} for r in runs],
+        rounds=[{"rps": r.rps, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "cpu_us_per_request": r.cpu_us_per_request} for r in runs],
+        server_cpu_s=sum(r.server_cpu_s for r in runs),
     )
 
 
@@ -405,6 +435,7 @@ def summarise(kind: str, results: list[WrkResult]) -> dict[str, Any]:
         rows.append(
             {
                 **asdict(r),
+                "cpu_us_per_request": r.cpu_us_per_request,
                 "vs_json_ceiling": r.rps / json_ceiling if json_ceiling else 0.0,
                 "vs_page_ceiling": r.rps / page_ceiling if page_ceiling else 0.0,
             }
@@ -422,7 +453,9 @@ def print_report(summaries: list[dict[str, Any]], args: argparse.Namespace) -> N
         f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency (CPU {CLIENT_CPU}); "
         f"uvicorn, 1 worker (CPU {SERVER_CPU}); PostgreSQL {pg}{rounds}"
     )
-    header = f"{'db':<11} {'target':<16} {'bytes':>6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'÷ json':>7} {'÷ page':>7}  errors"
+    header = (
+        f"{'db':<11} {'target':<16} {'bytes':>6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'µs CPU':>7} {'÷ json':>7} {'÷ page':>7}  errors"
+    )
     print(header)
     print("-" * len(header))
     for summary in summaries:
@@ -430,7 +463,8 @@ def print_report(summaries: list[dict[str, Any]], args: argparse.Namespace) -> N
             errors = ", ".join(f"{k}={v}" for k, v in row["errors"].items()) or "-"
             print(
                 f"{summary['db']:<11} {row['target']:<16} {row['bytes_per_response']:>6} {row['rps']:>9.1f} "
-                f"{row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['vs_json_ceiling']:>6.1%} {row['vs_page_ceiling']:>6.1%}  {errors}"
+                f"{row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} {row['cpu_us_per_request']:>7.0f} "
+                f"{row['vs_json_ceiling']:>6.1%} {row['vs_page_ceiling']:>6.1%}  {errors}"
             )
     print()
     for summary in summaries:

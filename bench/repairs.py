@@ -65,6 +65,7 @@ from bench.load import (
     parse_wrk,
     portal_cli,
     portal_env,
+    process_cpu_seconds,
     run_databases,
     run_wrk,
     say,
@@ -351,6 +352,11 @@ class Measured:
     statuses: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     rounds: list[dict[str, float]] = field(default_factory=list)
+    server_cpu_s: float = 0.0  # CPU the server process used while wrk ran (bench.load.process_cpu_seconds)
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.server_cpu_s / self.requests * 1e6 if self.requests else 0.0
 
 
 class Runner:
@@ -378,7 +384,9 @@ class Runner:
             wrk(self.args.warmup)
         before = all_counts(target.server.base) if portal else {}
         say(f"  measuring {target.name:<28} {self.args.duration:g} s, {connections} connections")
+        cpu_before = process_cpu_seconds(target.server.pid)
         output = wrk(self.args.duration)
+        server_cpu_s = process_cpu_seconds(target.server.pid) - cpu_before
         result = parse_wrk(output, target.name, url)
         found = _PERCENTILES.search(output)
         if not found:
@@ -410,10 +418,11 @@ class Runner:
             p99_ms=p99,
             statuses=statuses,
             errors=errors,
+            server_cpu_s=server_cpu_s,
         )
         say(
             f"            {measured.rps:10.1f} req/s ({measured.ok_rps:.1f} ok)   p50 {_ms(p50):>7} ms   "
-            f"p95 {_ms(p95):>7} ms   p99 {_ms(p99):>7} ms"
+            f"p95 {_ms(p95):>7} ms   p99 {_ms(p99):>7} ms   server CPU {measured.cpu_us_per_request:5.0f} µs/request"
         )
         if errors:
             say(f"            errors: {errors}  statuses: {statuses}")
@@ -449,7 +458,18 @@ def combine(runs: list[Measured]) -> Measured:
         p99_ms=statistics.median(r.p99_ms for r in runs),
         statuses=statuses,
         errors=errors,
-        rounds=[{"rps": r.rps, "ok_rps": r.ok_rps, "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "p99_ms": r.p99_ms} for r in runs],
+        rounds=[
+            {
+                "rps": r.rps,
+                "ok_rps": r.ok_rps,
+                "p50_ms": r.p50_ms,
+                "p95_ms": r.p95_ms,
+                "p99_ms": r.p99_ms,
+                "cpu_us_per_request": r.cpu_us_per_request,
+            }
+            for r in runs
+        ],
+        server_cpu_s=sum(r.server_cpu_s for r in runs),
     )
 
 
@@ -598,7 +618,7 @@ def summarise(kind: str, results: list[Measured]) -> dict[str, Any]:
     rows = []
     for r in results:
         ceiling = ceilings.get(r.connections, 0.0)
-        rows.append({**asdict(r), "vs_page_ceiling": r.ok_rps / ceiling if ceiling else 0.0})
+        rows.append({**asdict(r), "cpu_us_per_request": r.cpu_us_per_request, "vs_page_ceiling": r.ok_rps / ceiling if ceiling else 0.0})
     by = {(row["target"], row["connections"]): row for row in rows}
     timeline = by[("portal /repairs/{number}", THROUGHPUT_CONNECTIONS)]["vs_page_ceiling"]
     orders_p95 = by[("portal /orders", LATENCY_CONNECTIONS)]["p95_ms"]
@@ -629,7 +649,7 @@ def print_report(summaries: list[dict[str, Any]], args: argparse.Namespace) -> N
         )
     header = (
         f"{'db':<11} {'target':<28} {'conns':>5} {'bytes':>6} {'req/s':>9} {'ok req/s':>9} "
-        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'÷ page':>7}  errors"
+        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'µs CPU':>7} {'÷ page':>7}  errors"
     )
     print(header)
     print("-" * len(header))
@@ -639,7 +659,7 @@ def print_report(summaries: list[dict[str, Any]], args: argparse.Namespace) -> N
             print(
                 f"{summary['db']:<11} {row['target']:<28} {row['connections']:>5} {row['bytes_per_response']:>6} "
                 f"{row['rps']:>9.1f} {row['ok_rps']:>9.1f} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} {row['p99_ms']:>8.2f} "
-                f"{row['vs_page_ceiling']:>6.1%}  {errors}"
+                f"{row['cpu_us_per_request']:>7.0f} {row['vs_page_ceiling']:>6.1%}  {errors}"
             )
     print()
     for summary in summaries:
